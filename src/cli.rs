@@ -1,0 +1,258 @@
+//! The command line: clap types describe it, [`main`] resolves them and calls the
+//! library. Exit codes: 0 ok, 1 bad input or no feasible plan, 2 usage or internal error.
+//! Nothing here computes; it only reads arguments, prints and maps outcomes.
+
+use crate::diag::Diagnostics;
+use crate::ingest;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "otaplan",
+    version,
+    about = "Plan firmware downloads across a fleet for the least SIM overage and congestion"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read a scenario and report every problem in it, without solving.
+    Validate(ValidateArgs),
+    /// Plan every device's download window and write plan.csv, unscheduled.csv and summary.json.
+    Plan(PlanArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum PlanFormat {
+    Csv,
+    Parquet,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// The scenario folder (holding scenario.toml).
+    pub scenario: PathBuf,
+    /// Output folder (created if missing; files in it are replaced atomically).
+    #[arg(long, default_value = "out")]
+    pub out: PathBuf,
+    /// Also write plan.parquet.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Csv)]
+    pub format: PlanFormat,
+    /// Stop the solver after this many seconds and write the best plan found.
+    #[arg(long)]
+    pub time_limit: Option<f64>,
+    /// Solver threads.
+    #[arg(long, default_value_t = 2)]
+    pub threads: u32,
+    /// Write the exact model solved (MPS; one file per wave, the wave name inserted
+    /// before the extension when there are several).
+    #[arg(long)]
+    pub export_model: Option<PathBuf>,
+    /// No progress display.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum MessageFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// The scenario folder (holding scenario.toml).
+    pub scenario: PathBuf,
+    /// How to print the findings.
+    #[arg(long, value_enum, default_value_t = MessageFormat::Text)]
+    pub format: MessageFormat,
+}
+
+/// Exit code for bad input or an infeasible plan.
+pub const EXIT_BAD_INPUT: u8 = 1;
+/// Exit code for usage or internal errors.
+pub const EXIT_INTERNAL: u8 = 2;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Validate(a) => validate(&a),
+        Command::Plan(a) => plan(&a),
+    }
+}
+
+fn print_diagnostics(d: &Diagnostics, format: MessageFormat) {
+    match format {
+        MessageFormat::Text => eprint!("{d}"),
+        MessageFormat::Json => match serde_json::to_string_pretty(&d.0) {
+            Ok(s) => println!("{s}"),
+            Err(e) => eprintln!("error: cannot print diagnostics: {e}"),
+        },
+    }
+}
+
+fn validate(a: &ValidateArgs) -> ExitCode {
+    match ingest::read_scenario(&a.scenario) {
+        Ok(loaded) => {
+            print_diagnostics(&loaded.warnings, a.format);
+            if a.format == MessageFormat::Text {
+                let s = &loaded.scenario;
+                println!(
+                    "{}: ok — {} devices, {} pools, {} regions, {} artifacts, {} waves, release {}, {} → {} ({} warnings)",
+                    s.name,
+                    s.devices.len(),
+                    s.pools.len(),
+                    s.regions.len(),
+                    s.artifacts.len(),
+                    s.waves.len(),
+                    s.release,
+                    s.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    s.deadline
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    loaded.warnings.0.len()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(d) => {
+            print_diagnostics(&d, a.format);
+            if a.format == MessageFormat::Text {
+                eprintln!(
+                    "{}: {} errors, {} warnings",
+                    a.scenario.display(),
+                    d.error_count(),
+                    d.0.len() - d.error_count()
+                );
+            }
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
+}
+
+fn spinner(quiet: bool) -> indicatif::ProgressBar {
+    if quiet {
+        return indicatif::ProgressBar::hidden();
+    }
+    let pb = indicatif::ProgressBar::new_spinner();
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+    pb
+}
+
+fn plan(a: &PlanArgs) -> ExitCode {
+    let pb = spinner(a.quiet);
+    pb.set_message("reading the scenario");
+    let loaded = match ingest::read_scenario(&a.scenario) {
+        Ok(l) => l,
+        Err(d) => {
+            pb.finish_and_clear();
+            print_diagnostics(&d, MessageFormat::Text);
+            eprintln!(
+                "{}: {} errors; nothing was planned",
+                a.scenario.display(),
+                d.error_count()
+            );
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    pb.set_message("loading the coverage model");
+    let coverage = match crate::coverage::load(&loaded) {
+        Ok(c) => c,
+        Err(d) => {
+            pb.finish_and_clear();
+            print_diagnostics(&d, MessageFormat::Text);
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let opts = crate::plan::PlanOptions {
+        solve: crate::plan::SolveOptions {
+            time_limit_seconds: a.time_limit,
+            threads: a.threads,
+        },
+        keep_models: a.export_model.is_some(),
+    };
+    let s = &loaded.scenario;
+    let result = crate::plan::plan(s, &coverage, &opts, &|step| {
+        pb.set_message(step.to_string())
+    });
+    let plan = match result {
+        Ok(p) => p,
+        Err(e) => {
+            pb.finish_and_clear();
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    pb.set_message("writing");
+    if let Some(path) = &a.export_model {
+        let many = plan.models.len() > 1;
+        for (wave, lp) in &plan.models {
+            let target = if many {
+                with_suffix(path, wave)
+            } else {
+                path.clone()
+            };
+            if let Err(e) = crate::fsutil::write_atomic(&target, lp.to_mps(&s.name).as_bytes()) {
+                pb.finish_and_clear();
+                eprintln!("error: cannot write {}: {e}", target.display());
+                return ExitCode::from(EXIT_INTERNAL);
+            }
+        }
+    }
+    let written = crate::output::write_plan(&a.out, s, &plan, coverage.source).and_then(|_| {
+        if a.format == PlanFormat::Parquet {
+            crate::ingest::export::write_plan_parquet(&a.out.join("plan.parquet"), s, &plan)
+        } else {
+            Ok(())
+        }
+    });
+    pb.finish_and_clear();
+    if let Err(e) = written {
+        eprintln!("error: cannot write the plan into {}: {e}", a.out.display());
+        return ExitCode::from(EXIT_INTERNAL);
+    }
+    for w in loaded.warnings.warnings() {
+        eprintln!("{w}");
+    }
+    let c = &plan.accounting.cost;
+    println!(
+        "{}: {} of {} devices scheduled ({} unscheduled, {} already up to date); projected cost {:.2} {} (overage {:.2}, zone {:.2}, congestion {:.2}, risk {:.2}, lateness {:.2}); LP {} in {:.1} s, {} variables; written to {}",
+        s.name,
+        plan.rows.len(),
+        s.devices.len(),
+        plan.unscheduled.len(),
+        plan.up_to_date,
+        c.total,
+        s.currency,
+        c.overage,
+        c.zone,
+        c.congestion,
+        c.risk,
+        c.lateness,
+        plan.lp.status,
+        plan.lp.solve_seconds,
+        plan.lp.variables,
+        a.out.display()
+    );
+    ExitCode::SUCCESS
+}
+
+fn with_suffix(path: &std::path::Path, wave: &str) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let ext = path
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    path.with_file_name(format!("{stem}.{wave}{ext}"))
+}

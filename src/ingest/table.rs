@@ -1,0 +1,342 @@
+//! One input table (CSV or Parquet) read with polars and handed out column by column as
+//! plain Rust values, each bad cell reported with file, row, column and value. This is
+//! the only place polars data frames are looked into.
+
+use crate::diag::{Diagnostic, Diagnostics, closest};
+use crate::units::Instant;
+use chrono::{DateTime, Utc};
+use polars::prelude::*;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Parquet,
+}
+
+impl Format {
+    pub fn of(path: &Path) -> Option<Format> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "csv" => Some(Format::Csv),
+            "parquet" | "pq" => Some(Format::Parquet),
+            _ => None,
+        }
+    }
+}
+
+/// A parsed cell: a value, an empty cell, or a cell already reported as bad.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum V<T> {
+    Val(T),
+    Null,
+    Bad,
+}
+
+impl<T> V<T> {
+    pub fn ok(self) -> Option<T> {
+        match self {
+            V::Val(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// A loaded table. `file` is the name shown to the user (relative to the scenario).
+pub struct Table {
+    pub file: String,
+    pub format: Format,
+    df: DataFrame,
+}
+
+/// Reads a table, or explains why it cannot be read (missing file, unknown extension,
+/// not CSV/Parquet, unreadable). Never panics: a panic inside the parser is reported as
+/// an unreadable file.
+pub fn read_table(path: &Path, file: &str) -> Result<Table, Diagnostic> {
+    let format = Format::of(path).ok_or_else(|| {
+        Diagnostic::error(file, "unknown table format").hint("name the file *.csv or *.parquet")
+    })?;
+    if !path.is_file() {
+        return Err(Diagnostic::error(file, "file not found")
+            .value(path.display().to_string())
+            .hint("paths in [tables] are relative to the scenario folder"));
+    }
+    let p = path.to_path_buf();
+    let result = catch_unwind(AssertUnwindSafe(|| -> PolarsResult<DataFrame> {
+        match format {
+            Format::Csv => CsvReadOptions::default()
+                .with_has_header(true)
+                .with_infer_schema_length(Some(0))
+                .map_parse_options(|o| o.with_missing_is_null(true))
+                .try_into_reader_with_file_path(Some(p))?
+                .finish(),
+            Format::Parquet => {
+                let f = std::fs::File::open(&p)?;
+                ParquetReader::new(f).finish()
+            }
+        }
+    }));
+    let mut df = match result {
+        Ok(Ok(df)) => df,
+        Ok(Err(e)) => {
+            let kind = if format == Format::Csv {
+                "CSV"
+            } else {
+                "Parquet"
+            };
+            return Err(Diagnostic::error(
+                file,
+                format!("cannot be read as {kind}: {}", first_line(&e.to_string())),
+            ));
+        }
+        Err(_) => {
+            return Err(Diagnostic::error(
+                file,
+                "cannot be read: the file is malformed",
+            ));
+        }
+    };
+    df.rechunk_mut();
+    Ok(Table {
+        file: file.to_string(),
+        format,
+        df,
+    })
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+/// The display form of a polars dtype for messages.
+fn dtype_name(dt: &DataType) -> String {
+    match dt {
+        DataType::String => "text".into(),
+        DataType::Boolean => "boolean".into(),
+        DataType::Datetime(..) => "timestamp".into(),
+        other => other.to_string(),
+    }
+}
+
+impl Table {
+    pub fn height(&self) -> usize {
+        self.df.height()
+    }
+
+    pub fn has_column(&self, col: &str) -> bool {
+        self.df.column(col).is_ok()
+    }
+
+    pub fn column_names(&self) -> Vec<String> {
+        self.df
+            .get_column_names()
+            .into_iter()
+            .map(|c| c.to_string())
+            .collect()
+    }
+
+    /// Reports required columns that are missing (with a "did you mean"), and an empty
+    /// table. Returns false when the table cannot be used.
+    pub fn check_shape(
+        &self,
+        required: &[&str],
+        optional: &[&str],
+        diags: &mut Diagnostics,
+    ) -> bool {
+        let names = self.column_names();
+        let mut ok = true;
+        for &col in required {
+            if !names.iter().any(|n| n == col) {
+                ok = false;
+                let mut d = Diagnostic::error(&self.file, "required column is missing").column(col);
+                let unknown = names
+                    .iter()
+                    .filter(|n| !required.contains(&n.as_str()) && !optional.contains(&n.as_str()));
+                if let Some(c) = closest(col, unknown.map(String::as_str)) {
+                    d = d.hint(format!("the file has a column {c:?}: misspelled?"));
+                } else {
+                    d = d.hint(format!("columns found: {}", names.join(", ")));
+                }
+                diags.push(d);
+            }
+        }
+        if self.height() == 0 {
+            ok = false;
+            diags.push(Diagnostic::error(&self.file, "the table has no rows"));
+        }
+        ok
+    }
+
+    fn wrong_type(&self, col: &str, expected: &str) -> Diagnostic {
+        let dt = self
+            .df
+            .column(col)
+            .map(|c| dtype_name(c.dtype()))
+            .unwrap_or_default();
+        Diagnostic::error(
+            &self.file,
+            format!("column has type {dt}; expected {expected}"),
+        )
+        .column(col)
+    }
+
+    fn cell_err(&self, row0: usize, col: &str, value: &str, msg: impl Into<String>) -> Diagnostic {
+        Diagnostic::error(&self.file, msg)
+            .row(row0 + 1)
+            .column(col)
+            .value(value)
+    }
+
+    /// Generic column reader: text cells go through `parse`; typed Parquet cells through
+    /// `typed`, which returns `None` when the column's type is wrong for the field.
+    fn read<T>(
+        &self,
+        col: &str,
+        expected: &str,
+        diags: &mut Diagnostics,
+        mut parse: impl FnMut(&str) -> Result<T, String>,
+        typed: impl Fn(&Column) -> Option<Vec<Option<T>>>,
+    ) -> Vec<V<T>> {
+        let n = self.height();
+        let Ok(c) = self.df.column(col) else {
+            return (0..n).map(|_| V::Null).collect();
+        };
+        if c.dtype() == &DataType::String {
+            let Ok(ca) = c.str() else {
+                return (0..n).map(|_| V::Bad).collect();
+            };
+            return ca
+                .iter()
+                .enumerate()
+                .map(|(i, s)| match s {
+                    None => V::Null,
+                    Some(s) if s.trim().is_empty() => V::Null,
+                    Some(s) => match parse(s.trim()) {
+                        Ok(v) => V::Val(v),
+                        Err(msg) => {
+                            diags.push(self.cell_err(i, col, s, msg));
+                            V::Bad
+                        }
+                    },
+                })
+                .collect();
+        }
+        if c.dtype() == &DataType::Null {
+            return (0..n).map(|_| V::Null).collect();
+        }
+        match typed(c) {
+            Some(vals) => vals
+                .into_iter()
+                .map(|v| v.map_or(V::Null, V::Val))
+                .collect(),
+            None => {
+                diags.push(self.wrong_type(col, expected));
+                (0..n).map(|_| V::Bad).collect()
+            }
+        }
+    }
+
+    /// A text column. In Parquet it must be a string column.
+    pub fn texts(&self, col: &str, diags: &mut Diagnostics) -> Vec<V<String>> {
+        self.read(col, "text", diags, |s| Ok(s.to_string()), |_| None)
+    }
+
+    /// A boolean column: `true`/`false` (any case) or `1`/`0` in CSV; boolean in Parquet.
+    pub fn bools(&self, col: &str, diags: &mut Diagnostics) -> Vec<V<bool>> {
+        self.read(col, "boolean", diags, parse_bool, |c| {
+            Some(c.bool().ok()?.iter().collect())
+        })
+    }
+
+    /// A real number. In Parquet any integer or float column.
+    pub fn numbers(&self, col: &str, diags: &mut Diagnostics) -> Vec<V<f64>> {
+        self.read(
+            col,
+            "a number",
+            diags,
+            |s| match s.parse::<f64>() {
+                Ok(v) if v.is_finite() => Ok(v),
+                _ => Err("not a number".to_string()),
+            },
+            |c| {
+                if !c.dtype().is_primitive_numeric() {
+                    return None;
+                }
+                let f = c.cast(&DataType::Float64).ok()?;
+                Some(f.f64().ok()?.iter().collect())
+            },
+        )
+    }
+
+    /// A whole number (bytes are integers). In Parquet an integer column.
+    pub fn integers(&self, col: &str, diags: &mut Diagnostics) -> Vec<V<i64>> {
+        self.read(
+            col,
+            "an integer",
+            diags,
+            |s| {
+                s.parse::<i64>()
+                    .map_err(|_| "not a whole number".to_string())
+            },
+            |c| {
+                if !c.dtype().is_integer() {
+                    return None;
+                }
+                let f = c.cast(&DataType::Int64).ok()?;
+                Some(f.i64().ok()?.iter().collect())
+            },
+        )
+    }
+
+    /// An instant: RFC 3339 with an offset (text), or a Parquet timestamp (taken as UTC).
+    pub fn instants(&self, col: &str, diags: &mut Diagnostics) -> Vec<V<Instant>> {
+        self.read(col, "a timestamp", diags, parse_instant, |c| {
+            let DataType::Datetime(unit, _) = c.dtype() else {
+                return None;
+            };
+            let unit = *unit;
+            let ca = c.datetime().ok()?;
+            Some(
+                ca.physical()
+                    .iter()
+                    .map(|v| {
+                        v.and_then(|v| match unit {
+                            TimeUnit::Nanoseconds => Some(DateTime::<Utc>::from_timestamp_nanos(v)),
+                            TimeUnit::Microseconds => DateTime::<Utc>::from_timestamp_micros(v),
+                            TimeUnit::Milliseconds => DateTime::<Utc>::from_timestamp_millis(v),
+                        })
+                    })
+                    .collect(),
+            )
+        })
+    }
+}
+
+pub fn parse_bool(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err("not a boolean (write true or false)".to_string()),
+    }
+}
+
+/// RFC 3339 with an explicit offset (`Z` or `+02:00`). A time without an offset is
+/// ambiguous and rejected.
+pub fn parse_instant(s: &str) -> Result<Instant, String> {
+    match DateTime::parse_from_rfc3339(s) {
+        Ok(t) => Ok(t.with_timezone(&Utc)),
+        Err(_) => {
+            let naive = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").is_ok()
+                || chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").is_ok()
+                || chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").is_ok();
+            if naive {
+                Err(
+                    "timestamp has no offset (add Z for UTC, or the local offset like +02:00)"
+                        .to_string(),
+                )
+            } else {
+                Err("not an RFC 3339 timestamp (like 2026-12-01T00:00:00Z)".to_string())
+            }
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! Writing a plan: `plan.csv`, `unscheduled.csv` and `summary.json` exactly as the
+//! contract names them, each written atomically. Formatting is fixed (bytes as integers,
+//! instants in RFC 3339 with `Z`, local times with their offset, money rounded here and
+//! only here) so the same plan always gives byte-identical files.
+
+use crate::coverage;
+use crate::domain::Scenario;
+use crate::fsutil::write_atomic;
+use crate::plan::evaluate::{CostBreakdown, PoolUsage, RegionLoad};
+use crate::plan::{LpReport, Plan, WaveReport};
+use crate::units::Instant;
+use chrono::SecondsFormat;
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::io;
+use std::path::Path;
+
+pub fn utc(t: Instant) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+pub fn local(t: Instant, tz: chrono_tz::Tz) -> String {
+    t.with_timezone(&tz)
+        .to_rfc3339_opts(SecondsFormat::Secs, false)
+}
+
+/// Quotes a CSV field when it needs it.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+pub const PLAN_COLUMNS: [&str; 16] = [
+    "device_id",
+    "wave",
+    "pool_id",
+    "region",
+    "timezone",
+    "payload",
+    "payload_bytes",
+    "expected_bytes",
+    "window_start",
+    "window_end",
+    "window_start_local",
+    "window_end_local",
+    "p_success",
+    "throughput_kbps",
+    "billing_cycle_start",
+    "zone",
+];
+
+/// `plan.csv` as text.
+pub fn plan_csv(s: &Scenario, plan: &Plan) -> String {
+    let mut out = String::with_capacity(plan.rows.len() * 260 + 256);
+    out.push_str(&PLAN_COLUMNS.join(","));
+    out.push('\n');
+    for r in &plan.rows {
+        let d = &s.devices[r.device.0 as usize];
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{},{},{},{},{},{},{},{},{:.6},{:.3},{},{}",
+            csv_field(&d.id),
+            csv_field(&s.waves[r.wave].name),
+            csv_field(&s.pool(d.pool).id),
+            csv_field(&s.region(d.region).name),
+            d.tz.name(),
+            csv_field(&r.payload),
+            r.payload_bytes,
+            r.expected_bytes,
+            utc(r.window_start),
+            utc(r.window_end),
+            local(r.window_start, d.tz),
+            local(r.window_end, d.tz),
+            r.p_success,
+            r.throughput_kbps,
+            r.billing_cycle_start.map(utc).unwrap_or_default(),
+            csv_field(d.zone.as_deref().unwrap_or("")),
+        );
+    }
+    out
+}
+
+/// `unscheduled.csv` as text.
+pub fn unscheduled_csv(s: &Scenario, plan: &Plan) -> String {
+    let mut out = String::from("device_id,reason\n");
+    for u in &plan.unscheduled {
+        let _ = writeln!(
+            out,
+            "{},{}",
+            csv_field(&s.devices[u.device.0 as usize].id),
+            csv_field(&u.reason)
+        );
+    }
+    out
+}
+
+/// Money rounded for people (once, here).
+fn money(v: f64) -> f64 {
+    (v * 1e4).round() / 1e4
+}
+fn mb(v: f64) -> f64 {
+    (v * 1e6).round() / 1e6
+}
+
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub scenario: String,
+    pub release: String,
+    pub currency: String,
+    pub start: String,
+    pub deadline: String,
+    pub slot_minutes: u32,
+    pub devices: usize,
+    pub scheduled: usize,
+    pub unscheduled: usize,
+    pub up_to_date: usize,
+    pub coverage_source: coverage::Source,
+    pub cost: CostBreakdown,
+    pub lp: LpReport,
+    pub pools: Vec<PoolUsage>,
+    pub regions: Vec<RegionLoad>,
+    pub waves: Vec<WaveReport>,
+    pub wave_notes: Vec<String>,
+    pub baselines: Vec<serde_json::Value>,
+    pub stop_rules: crate::domain::StopRules,
+    /// How expected bytes and success were modelled (so a reader can re-derive them).
+    pub model_notes: Vec<String>,
+}
+
+pub fn summary(s: &Scenario, plan: &Plan, source: coverage::Source) -> Summary {
+    let mut cost = plan.accounting.cost.clone();
+    for v in [
+        &mut cost.total,
+        &mut cost.overage,
+        &mut cost.zone,
+        &mut cost.congestion,
+        &mut cost.risk,
+        &mut cost.lateness,
+    ] {
+        *v = money(*v);
+    }
+    let pools = plan
+        .accounting
+        .pools
+        .iter()
+        .map(|p| {
+            let mut p = p.clone();
+            for c in &mut p.cycles {
+                c.baseline_mb = mb(c.baseline_mb);
+                c.already_mb = mb(c.already_mb);
+                c.update_mb = mb(c.update_mb);
+                c.overage_mb = mb(c.overage_mb);
+                c.overage_cost = money(c.overage_cost);
+            }
+            p
+        })
+        .collect();
+    let regions = plan
+        .accounting
+        .regions
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r.peak_mb_per_hour = mb(r.peak_mb_per_hour);
+            r.excess_mb = mb(r.excess_mb);
+            r
+        })
+        .collect();
+    let mut lp = plan.lp.clone();
+    for v in [
+        &mut lp.objective,
+        &mut lp.lower_bound,
+        &mut lp.rounded_objective,
+    ] {
+        *v = money(*v);
+    }
+    let mut waves = plan.waves.clone();
+    for w in &mut waves {
+        for v in [
+            &mut w.lp.objective,
+            &mut w.lp.lower_bound,
+            &mut w.lp.rounded_objective,
+        ] {
+            *v = money(*v);
+        }
+    }
+    Summary {
+        scenario: s.name.clone(),
+        release: s.release.clone(),
+        currency: s.currency.clone(),
+        start: utc(s.start),
+        deadline: utc(s.deadline),
+        slot_minutes: s.slot_minutes,
+        devices: s.devices.len(),
+        scheduled: plan.rows.len(),
+        unscheduled: plan.unscheduled.len(),
+        up_to_date: plan.up_to_date,
+        coverage_source: source,
+        cost,
+        lp,
+        pools,
+        regions,
+        waves,
+        wave_notes: plan.wave_notes.clone(),
+        baselines: Vec::new(),
+        stop_rules: s.stop_rules.clone(),
+        model_notes: vec![
+            format!(
+                "expected_bytes = Σ over the payload's artifacts of size × (e^(h·d) − 1)/(h·d) when not resumable, size + h·d × {} bytes when resumable, × {} protocol overhead; d = size × 8 / throughput, h = mean drop rate over the window's local hours",
+                crate::plan::transfer::RESUME_OVERHEAD_BYTES,
+                1.0 + crate::plan::transfer::PROTOCOL_OVERHEAD
+            ),
+            "p_success = mean p_online over the window's local hours × Π over non-resumable artifacts e^(−h·d)".into(),
+            "throughput_kbps = the lowest coverage-model throughput over the local hours the window touches".into(),
+            "hard caps keep one session (the pool's largest expected download) of margin below cap_mb, since carriers enforce caps late".into(),
+            "retry policy: a device whose download fails retries in its next allowed local window".into(),
+        ],
+    }
+}
+
+/// Writes `plan.csv`, `unscheduled.csv` and `summary.json` into `dir`.
+pub fn write_plan(
+    dir: &Path,
+    s: &Scenario,
+    plan: &Plan,
+    source: coverage::Source,
+) -> io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    write_atomic(&dir.join("plan.csv"), plan_csv(s, plan).as_bytes())?;
+    write_atomic(
+        &dir.join("unscheduled.csv"),
+        unscheduled_csv(s, plan).as_bytes(),
+    )?;
+    let json = serde_json::to_string_pretty(&summary(s, plan, source)).map_err(io::Error::other)?;
+    write_atomic(&dir.join("summary.json"), (json + "\n").as_bytes())?;
+    Ok(())
+}

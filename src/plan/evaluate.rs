@@ -1,0 +1,205 @@
+//! The cost accounting of a plan, from its rows alone: pool usage and overage per
+//! billing cycle, zone charges, regional load and congestion, failure risk and
+//! lateness — exactly the contract's definitions. The planner's summary, the baselines
+//! and any later replay price plans with this one function. Pure.
+
+use crate::billing::{self, Cycle};
+use crate::domain::{PoolId, RegionId, Scenario};
+use crate::units::{Instant, MB_PER_GB, Megabytes};
+use serde::Serialize;
+
+/// What the accounting needs of one scheduled download.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Download {
+    pub pool: PoolId,
+    pub region: RegionId,
+    /// `None` = home zone; `Some(price per MB)` = roaming.
+    pub zone_price: Option<f64>,
+    pub expected_bytes: u64,
+    pub window_start: Instant,
+    pub window_end: Instant,
+    pub p_success: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CostBreakdown {
+    pub total: f64,
+    pub overage: f64,
+    pub zone: f64,
+    pub congestion: f64,
+    pub risk: f64,
+    pub lateness: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CycleUsage {
+    pub start: Instant,
+    pub end: Instant,
+    pub allowance_mb: f64,
+    pub baseline_mb: f64,
+    /// Update MB billed before this plan (re-planning), part of the usage.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub already_mb: f64,
+    pub update_mb: f64,
+    pub overage_mb: f64,
+    pub overage_cost: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cap_mb: Option<f64>,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PoolUsage {
+    pub pool_id: String,
+    pub cycles: Vec<CycleUsage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RegionLoad {
+    pub region: String,
+    pub capacity_mb_per_hour: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hard_capacity_mb_per_hour: Option<f64>,
+    pub peak_mb_per_hour: f64,
+    pub excess_mb: f64,
+    /// Load per slot in MB per hour (for charts), from the horizon's start.
+    #[serde(skip)]
+    pub load_mb_per_hour: Vec<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Accounting {
+    pub cost: CostBreakdown,
+    pub pools: Vec<PoolUsage>,
+    pub regions: Vec<RegionLoad>,
+}
+
+/// Grid the accounting measures regional load on: slots of `slot_minutes` from `start`.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadGrid {
+    pub start: Instant,
+    pub end: Instant,
+    pub slot_minutes: u32,
+}
+
+/// Prices `downloads`. `already` lists update MB billed before planning per
+/// (pool, instant) — bytes of re-planned devices already spent.
+pub fn account(
+    s: &Scenario,
+    downloads: &[Download],
+    already: &[(PoolId, Instant, f64)],
+    grid: LoadGrid,
+) -> Accounting {
+    let mut cost = CostBreakdown::default();
+    // Pools.
+    let mut pools = Vec::with_capacity(s.pools.len());
+    let cycles: Vec<Vec<Cycle>> = s
+        .pools
+        .iter()
+        .map(|p| billing::cycles(p, s.start, s.deadline))
+        .collect();
+    let mut update: Vec<Vec<f64>> = cycles.iter().map(|c| vec![0.0; c.len()]).collect();
+    let mut already_mb: Vec<Vec<f64>> = cycles.iter().map(|c| vec![0.0; c.len()]).collect();
+    for d in downloads {
+        let mb = d.expected_bytes as f64 / 1e6;
+        match d.zone_price {
+            Some(price) => cost.zone += mb * price,
+            None => {
+                let pi = d.pool.0 as usize;
+                if let Some(ci) = billing::cycle_index(&cycles[pi], d.window_start) {
+                    update[pi][ci] += mb;
+                }
+            }
+        }
+        cost.risk += (1.0 - d.p_success) * s.weights.risk_per_failed_attempt;
+        cost.lateness +=
+            billing::days(s.start, d.window_start).max(0.0) * s.weights.lateness_per_device_day;
+    }
+    for &(p, t, mb) in already {
+        let pi = p.0 as usize;
+        if let Some(ci) = billing::cycle_index(&cycles[pi], t) {
+            already_mb[pi][ci] += mb;
+        }
+    }
+    for (pi, pool) in s.pools.iter().enumerate() {
+        let mut cs = Vec::with_capacity(cycles[pi].len());
+        for (ci, c) in cycles[pi].iter().enumerate() {
+            let usage = Megabytes(c.baseline.0 + already_mb[pi][ci] + update[pi][ci]);
+            let over = billing::overage_mb(pool.allowance, usage);
+            let oc = billing::tier_cost(&pool.tiers, over).0;
+            cost.overage += oc;
+            cs.push(CycleUsage {
+                start: c.start,
+                end: c.end,
+                allowance_mb: pool.allowance.0,
+                baseline_mb: c.baseline.0,
+                already_mb: already_mb[pi][ci],
+                update_mb: update[pi][ci],
+                overage_mb: over.0,
+                overage_cost: oc,
+                cap_mb: pool
+                    .on_cap
+                    .is_hard()
+                    .then_some(pool.cap.map(|c| c.0))
+                    .flatten(),
+            });
+        }
+        pools.push(PoolUsage {
+            pool_id: pool.id.clone(),
+            cycles: cs,
+        });
+    }
+    // Regions: expected bytes spread evenly over each window, measured per slot.
+    let slot = chrono::Duration::minutes(grid.slot_minutes as i64);
+    let n = ((grid.end - grid.start).num_minutes().max(0) as usize)
+        .div_ceil(grid.slot_minutes as usize);
+    let slot_hours = grid.slot_minutes as f64 / 60.0;
+    let mut load = vec![vec![0.0f64; n]; s.regions.len()];
+    for d in downloads {
+        let len = (d.window_end - d.window_start).num_milliseconds() as f64;
+        if len <= 0.0 || n == 0 {
+            continue;
+        }
+        let mb = d.expected_bytes as f64 / 1e6;
+        let first = ((d.window_start - grid.start).num_milliseconds().max(0)
+            / slot.num_milliseconds()) as usize;
+        let mut i = first;
+        while i < n {
+            let a = grid.start + slot * i as i32;
+            let b = a + slot;
+            if a >= d.window_end {
+                break;
+            }
+            let lo = a.max(d.window_start);
+            let hi = b.min(d.window_end);
+            if hi > lo {
+                load[d.region.0 as usize][i] += mb * (hi - lo).num_milliseconds() as f64 / len;
+            }
+            i += 1;
+        }
+    }
+    let mut regions = Vec::with_capacity(s.regions.len());
+    for (ri, r) in s.regions.iter().enumerate() {
+        let cap = r.capacity_mb_per_hour * slot_hours;
+        let excess: f64 = load[ri].iter().map(|&l| (l - cap).max(0.0)).sum();
+        cost.congestion += excess / MB_PER_GB * s.weights.congestion_per_gb;
+        let per_hour: Vec<f64> = load[ri].iter().map(|l| l / slot_hours).collect();
+        regions.push(RegionLoad {
+            region: r.name.clone(),
+            capacity_mb_per_hour: r.capacity_mb_per_hour,
+            hard_capacity_mb_per_hour: r.hard_capacity_mb_per_hour,
+            peak_mb_per_hour: per_hour.iter().copied().fold(0.0, f64::max),
+            excess_mb: excess,
+            load_mb_per_hour: per_hour,
+        });
+    }
+    cost.total = cost.overage + cost.zone + cost.congestion + cost.risk + cost.lateness;
+    Accounting {
+        cost,
+        pools,
+        regions,
+    }
+}

@@ -1,0 +1,158 @@
+//! Units that must not be mixed up: bytes vs megabytes vs money, UTC instants vs local
+//! wall-clock times. Pure value types; no I/O.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::ops::{Add, AddAssign};
+
+/// A UTC instant. Everything the planner reasons about in absolute time is one of these;
+/// local wall-clock times are [`LocalTime`] and only exist together with a time zone.
+pub type Instant = DateTime<Utc>;
+
+/// 1 MB = 1,000,000 bytes (the contract's unit).
+pub const BYTES_PER_MB: f64 = 1_000_000.0;
+/// 1 GB = 1000 MB (the contract's unit for congestion pricing).
+pub const MB_PER_GB: f64 = 1_000.0;
+
+/// An exact count of bytes (artifact sizes, bytes already used).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+pub struct Bytes(pub u64);
+
+impl Bytes {
+    pub fn as_mb(self) -> Megabytes {
+        Megabytes(self.0 as f64 / BYTES_PER_MB)
+    }
+}
+
+impl Add for Bytes {
+    type Output = Bytes;
+    fn add(self, rhs: Bytes) -> Bytes {
+        Bytes(self.0.saturating_add(rhs.0))
+    }
+}
+
+impl fmt::Display for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} bytes", self.0)
+    }
+}
+
+/// A (possibly fractional) number of megabytes: allowances, expected usage, loads.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default, Serialize, Deserialize)]
+pub struct Megabytes(pub f64);
+
+impl Megabytes {
+    pub fn from_bytes_f64(bytes: f64) -> Megabytes {
+        Megabytes(bytes / BYTES_PER_MB)
+    }
+    pub fn as_bytes_f64(self) -> f64 {
+        self.0 * BYTES_PER_MB
+    }
+}
+
+impl Add for Megabytes {
+    type Output = Megabytes;
+    fn add(self, rhs: Megabytes) -> Megabytes {
+        Megabytes(self.0 + rhs.0)
+    }
+}
+
+impl AddAssign for Megabytes {
+    fn add_assign(&mut self, rhs: Megabytes) {
+        self.0 += rhs.0;
+    }
+}
+
+impl fmt::Display for Megabytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:.3} MB", self.0)
+    }
+}
+
+/// An amount of money in the scenario's currency.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default, Serialize, Deserialize)]
+pub struct Money(pub f64);
+
+impl Add for Money {
+    type Output = Money;
+    fn add(self, rhs: Money) -> Money {
+        Money(self.0 + rhs.0)
+    }
+}
+
+impl AddAssign for Money {
+    fn add_assign(&mut self, rhs: Money) {
+        self.0 += rhs.0;
+    }
+}
+
+/// A price per megabyte.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default, Serialize, Deserialize)]
+pub struct PricePerMb(pub f64);
+
+impl PricePerMb {
+    pub fn cost(self, mb: Megabytes) -> Money {
+        Money(self.0 * mb.0)
+    }
+}
+
+/// A wall-clock time of day, in minutes after local midnight: 0..=1440 (1440 = "24:00",
+/// only meaningful as the exclusive end of a window).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LocalTime(u16);
+
+impl LocalTime {
+    pub const MIDNIGHT: LocalTime = LocalTime(0);
+    pub const END_OF_DAY: LocalTime = LocalTime(1440);
+
+    /// `None` unless `0 <= hour*60+minute <= 1440` and `minute < 60`.
+    pub fn from_hm(hour: u32, minute: u32) -> Option<LocalTime> {
+        if minute >= 60 {
+            return None;
+        }
+        let m = hour.checked_mul(60)?.checked_add(minute)?;
+        if m > 1440 {
+            return None;
+        }
+        Some(LocalTime(m as u16))
+    }
+
+    pub fn from_minutes(m: u32) -> Option<LocalTime> {
+        (m <= 1440).then_some(LocalTime(m as u16))
+    }
+
+    pub fn minutes(self) -> u32 {
+        u32::from(self.0)
+    }
+}
+
+impl fmt::Display for LocalTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:02}:{:02}", self.0 / 60, self.0 % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn megabytes_are_decimal() {
+        assert_eq!(Bytes(5_000_000).as_mb(), Megabytes(5.0));
+    }
+
+    #[test]
+    fn local_time_bounds() {
+        assert_eq!(LocalTime::from_hm(24, 0), Some(LocalTime::END_OF_DAY));
+        assert_eq!(LocalTime::from_hm(24, 1), None);
+        assert_eq!(LocalTime::from_hm(25, 0), None);
+        assert_eq!(LocalTime::from_hm(3, 60), None);
+        assert_eq!(
+            LocalTime::from_hm(3, 5).map(|t| t.to_string()),
+            Some("03:05".into())
+        );
+    }
+}

@@ -1,0 +1,168 @@
+//! `otaplan plan` end to end on small fixtures: the contract's invariants hold (checked
+//! with the tests' own arithmetic in `common`), hand-made scenarios reach their known
+//! optimum, and the exported model re-solved by another HiGHS gives the same objective.
+
+mod common;
+use common::*;
+
+#[test]
+fn minimal_fixture_keeps_every_invariant() {
+    let out = tempfile::tempdir().unwrap();
+    run_plan(&data("minimal"), out.path(), &[]);
+    let s = check_invariants(&data("minimal"), out.path());
+    assert_eq!(s["up_to_date"], 1);
+    let uns = read_csv(&out.path().join("unscheduled.csv"));
+    assert!(
+        uns.iter()
+            .any(|u| u["device_id"] == "d08" && u["reason"].starts_with("already on"))
+    );
+    // Three waves, in order, each after the previous gate.
+    assert_eq!(s["waves"].as_array().unwrap().len(), 3);
+    // The major jump's delta (1.9.0 -> 2.4.0) is larger than the full image: full wins.
+    let plan = read_csv(&out.path().join("plan.csv"));
+    let d04 = plan.iter().find(|r| r["device_id"] == "d04").unwrap();
+    assert_eq!(d04["payload"], "full");
+    let d02 = plan.iter().find(|r| r["device_id"] == "d02").unwrap();
+    assert_eq!(d02["payload"], "2.2.0>2.3.0>2.4.0");
+    let d07 = plan.iter().find(|r| r["device_id"] == "d07").unwrap();
+    assert_eq!(
+        d07["billing_cycle_start"], "",
+        "roaming devices have no billing cycle"
+    );
+}
+
+#[test]
+fn the_cycle_reset_is_used_and_the_optimum_is_found_exactly() {
+    let out = tempfile::tempdir().unwrap();
+    run_plan(&data("reset"), out.path(), &[]);
+    let s = check_invariants(&data("reset"), out.path());
+    assert_eq!(s["cost"]["overage"].as_f64().unwrap(), 0.0);
+    for r in read_csv(&out.path().join("plan.csv")) {
+        assert!(
+            ts(&r["window_start"]) >= ts("2027-04-01T01:00:00Z"),
+            "{r:?}"
+        );
+        assert!(
+            ts(&r["window_start"]) < ts("2027-04-01T02:00:00Z"),
+            "first window after the reset: {r:?}"
+        );
+    }
+    // By hand: 5 devices × (3 days + 1 hour) × 0.001 per device-day.
+    let by_hand = 5.0 * (3.0 + 1.0 / 24.0) * 0.001;
+    assert!(
+        (s["lp"]["objective"].as_f64().unwrap() - by_hand).abs() < 1e-4,
+        "{}",
+        s["lp"]
+    );
+}
+
+#[test]
+fn falling_tiers_are_priced_in_order() {
+    let out = tempfile::tempdir().unwrap();
+    run_plan(&data("falling-tiers"), out.path(), &[]);
+    let s = check_invariants(&data("falling-tiers"), out.path());
+    // 10 × 10 MB × 1.04 = 104 MB of overage: 50 at 0.10, 54 at 0.01.
+    let expect = 50.0 * 0.10 + 54.0 * 0.01;
+    assert!(
+        (s["cost"]["overage"].as_f64().unwrap() - expect).abs() < 1e-3,
+        "{}",
+        s["cost"]
+    );
+    // The LP priced it the same way (an LP without binaries would say 1.04).
+    assert!(
+        (s["lp"]["objective"].as_f64().unwrap() - expect).abs() < 1e-3,
+        "{}",
+        s["lp"]
+    );
+    assert!(s["lp"]["integer_variables"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn outputs_are_deterministic() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    run_plan(&data("minimal"), a.path(), &[]);
+    run_plan(&data("minimal"), b.path(), &[]);
+    for f in ["plan.csv", "unscheduled.csv"] {
+        assert_eq!(
+            std::fs::read(a.path().join(f)).unwrap(),
+            std::fs::read(b.path().join(f)).unwrap(),
+            "{f}"
+        );
+    }
+}
+
+#[test]
+fn parquet_plan_matches_csv() {
+    let out = tempfile::tempdir().unwrap();
+    run_plan(&data("minimal"), out.path(), &["--format", "parquet"]);
+    let f = std::fs::File::open(out.path().join("plan.parquet")).unwrap();
+    use polars::prelude::*;
+    let df = ParquetReader::new(f).finish().unwrap();
+    let csv = read_csv(&out.path().join("plan.csv"));
+    assert_eq!(df.height(), csv.len());
+    let ids: Vec<String> = df
+        .column("device_id")
+        .unwrap()
+        .str()
+        .unwrap()
+        .into_iter()
+        .map(|s| s.unwrap().to_string())
+        .collect();
+    assert_eq!(
+        ids,
+        csv.iter()
+            .map(|r| r["device_id"].clone())
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn exported_model_resolves_to_the_reported_objective() {
+    let out = tempfile::tempdir().unwrap();
+    let mps = out.path().join("model.mps");
+    run_plan(
+        &data("falling-tiers"),
+        out.path(),
+        &["--export-model", mps.to_str().unwrap()],
+    );
+    let s = read_json(&out.path().join("summary.json"));
+    let script = r#"
+import sys, highspy
+h = highspy.Highs()
+h.setOptionValue("output_flag", False)
+h.readModel(sys.argv[1])
+h.run()
+print(h.getInfo().objective_function_value)
+"#;
+    let o = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&mps)
+        .output()
+        .expect("python3");
+    assert!(
+        o.status.success(),
+        "highspy re-solve failed (pip install highspy): {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let obj: f64 = String::from_utf8_lossy(&o.stdout).trim().parse().unwrap();
+    let reported = s["lp"]["objective"].as_f64().unwrap();
+    assert!(
+        (obj - reported).abs() <= 1e-4 * reported.abs().max(1.0),
+        "re-solved {obj} vs reported {reported}"
+    );
+}
+
+#[test]
+fn bad_scenario_exits_1_and_writes_nothing() {
+    let out = tempfile::tempdir().unwrap();
+    let o = assert_cmd::Command::cargo_bin("otaplan")
+        .unwrap()
+        .args(["plan", "/nonexistent/scenario", "--quiet", "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
+}
