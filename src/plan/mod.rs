@@ -230,11 +230,8 @@ pub fn plan(
                     .then(|| crate::billing::cycle_start_containing(pool, sc.window_start)),
             });
         }
-        for d in left {
-            let ci = prepared.cohorts.iter().position(|c| c.devices.contains(&d));
-            let reason = ci
-                .and_then(|ci| prepared.cohorts[ci].no_placement.clone())
-                .unwrap_or_else(|| limit_reason(s, &prepared, ci, &m));
+        for (d, ci) in left {
+            let reason = prepared.cohorts[ci].no_placement.clone().unwrap_or_else(|| limit_reason(s, &prepared, ci, &m));
             unscheduled.push(UnscheduledRow { device: d, reason });
         }
         for r in &wave_rows {
@@ -410,10 +407,7 @@ fn rounded_objective(m: &model::PlanModel, p: &Prepared, counts: &round::Counts)
 
 /// Why a device that had placements still ended up unscheduled: a hard limit left no
 /// room for it.
-fn limit_reason(s: &Scenario, p: &Prepared, ci: Option<usize>, m: &model::PlanModel) -> String {
-    let Some(ci) = ci else {
-        return "not placed".to_string();
-    };
+fn limit_reason(s: &Scenario, p: &Prepared, ci: usize, m: &model::PlanModel) -> String {
     let c = &p.cohorts[ci];
     let pool = s.pool(c.key.pool);
     let capped: Vec<String> = m.cycles_of_pool[c.key.pool.0 as usize]

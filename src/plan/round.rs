@@ -195,8 +195,9 @@ pub struct Scheduled {
 
 /// Gives each device of each cohort a placement (the devices most likely online there
 /// first), then its own window: the placement's slots, the start staggered across the
-/// slack so a region does not see every download start on the hour.
-pub fn assign(s: &Scenario, p: &Prepared, counts: &Counts) -> (Vec<Scheduled>, Vec<DeviceIdx>) {
+/// slack so a region does not see every download start on the hour. Devices left
+/// over (the cohort's unplaced count) are returned with their cohort.
+pub fn assign(s: &Scenario, p: &Prepared, counts: &Counts) -> (Vec<Scheduled>, Vec<(DeviceIdx, usize)>) {
     let mut out = Vec::new();
     let mut left_out = Vec::new();
     for (ci, c) in p.cohorts.iter().enumerate() {
@@ -277,7 +278,7 @@ pub fn assign(s: &Scenario, p: &Prepared, counts: &Counts) -> (Vec<Scheduled>, V
                 });
             }
         }
-        left_out.extend(free);
+        left_out.extend(free.into_iter().map(|d| (d, ci)));
     }
     (out, left_out)
 }
