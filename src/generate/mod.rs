@@ -344,11 +344,11 @@ fn write_devices(
     let width = id_width(opts.devices);
     let mut totals = FleetTotals::new(cat);
     let mut file = AtomicFile::create(path)?;
-    let chunks = (0..n)
-        .step_by(DEVICE_CHUNK)
-        .map(|s| s..(s + DEVICE_CHUNK as u64).min(n));
     match opts.devices_format {
         TableFormat::Csv => {
+            let chunks = (0..n)
+                .step_by(DEVICE_CHUNK)
+                .map(|s| s..(s + DEVICE_CHUNK as u64).min(n));
             let header = DEVICE_COLUMNS.join(",");
             writeln!(file.writer(), "{header}").map_err(|e| file.io_err(e))?;
             for range in chunks {
@@ -361,24 +361,41 @@ fn write_devices(
             }
         }
         TableFormat::Parquet => {
-            let empty = devices_frame(cat, &[], width).map_err(|e| file.parquet_err(e))?;
-            let schema = empty.schema().clone();
-            let result = (|| -> PolarsResult<()> {
-                let mut w = parquet_writer(file.writer()).batched(&schema)?;
-                for range in chunks {
-                    let end = range.end;
-                    let devs = draw_chunk(cat, opts.seed, range);
-                    devs.iter().for_each(|d| totals.add(cat, d));
-                    w.write_batch(&devices_frame(cat, &devs, width)?)?;
-                    progress(end);
-                }
-                w.finish()?;
-                Ok(())
-            })();
+            let result = write_devices_parquet(
+                cat,
+                opts.seed,
+                n,
+                width,
+                file.writer(),
+                &mut totals,
+                progress,
+            );
             result.map_err(|e| file.parquet_err(e))?;
         }
     }
     Ok((totals, file.commit()?))
+}
+
+fn write_devices_parquet(
+    cat: &catalog::Catalog,
+    seed: u64,
+    n: u64,
+    width: usize,
+    out: &mut impl std::io::Write,
+    totals: &mut FleetTotals,
+    progress: &dyn Fn(u64),
+) -> PolarsResult<()> {
+    let schema = devices_frame(cat, &[], width)?.schema().clone();
+    let mut w = parquet_writer(out).batched(&schema)?;
+    for start in (0..n).step_by(DEVICE_CHUNK) {
+        let end = (start + DEVICE_CHUNK as u64).min(n);
+        let devs = draw_chunk(cat, seed, start..end);
+        devs.iter().for_each(|d| totals.add(cat, d));
+        w.write_batch(&devices_frame(cat, &devs, width)?)?;
+        progress(end);
+    }
+    w.finish()?;
+    Ok(())
 }
 
 fn coverage_frame(c: CoverageColumns) -> PolarsResult<DataFrame> {
@@ -407,40 +424,49 @@ fn write_coverage(
     path: &Path,
     progress: &dyn Fn(u64),
 ) -> Result<(u64, u64, u64), GenerateError> {
-    let n = opts.devices as u64;
-    let width = id_width(opts.devices);
     let table = HourTable::new(cat, days);
     let mut file = AtomicFile::create(path)?;
-    let (mut devices, mut rows) = (0u64, 0u64);
-    let result = (|| -> PolarsResult<()> {
-        let schema = coverage_frame(CoverageColumns::default())?.schema().clone();
-        let mut w = parquet_writer(file.writer()).batched(&schema)?;
-        for start in (0..n).step_by(COVERAGE_CHUNK) {
-            let end = (start + COVERAGE_CHUNK as u64).min(n);
-            let parts: Vec<Option<CoverageColumns>> = (start..end)
-                .into_par_iter()
-                .map(|i| {
-                    let d = draw_device(cat, opts.seed, i);
-                    let id = device_id(cat.id_prefix, i, width);
-                    device_history(cat, opts.seed, &d, &id, &table)
-                })
-                .collect();
-            let mut batch = CoverageColumns::default();
-            for p in parts.into_iter().flatten() {
-                devices += 1;
-                batch.append(p);
-            }
-            rows += batch.len() as u64;
-            if batch.len() > 0 {
-                w.write_batch(&coverage_frame(batch)?)?;
-            }
-            progress(end);
-        }
-        w.finish()?;
-        Ok(())
-    })();
-    result.map_err(|e| file.parquet_err(e))?;
+    let result = write_coverage_parquet(cat, opts, &table, file.writer(), progress);
+    let (devices, rows) = result.map_err(|e| file.parquet_err(e))?;
     Ok((devices, rows, file.commit()?))
+}
+
+/// Returns (devices with history, rows).
+fn write_coverage_parquet(
+    cat: &catalog::Catalog,
+    opts: &GenerateOptions,
+    table: &HourTable,
+    out: &mut impl std::io::Write,
+    progress: &dyn Fn(u64),
+) -> PolarsResult<(u64, u64)> {
+    let n = opts.devices as u64;
+    let width = id_width(opts.devices);
+    let (mut devices, mut rows) = (0u64, 0u64);
+    let schema = coverage_frame(CoverageColumns::default())?.schema().clone();
+    let mut w = parquet_writer(out).batched(&schema)?;
+    for start in (0..n).step_by(COVERAGE_CHUNK) {
+        let end = (start + COVERAGE_CHUNK as u64).min(n);
+        let parts: Vec<Option<CoverageColumns>> = (start..end)
+            .into_par_iter()
+            .map(|i| {
+                let d = draw_device(cat, opts.seed, i);
+                let id = device_id(cat.id_prefix, i, width);
+                device_history(cat, opts.seed, &d, &id, table)
+            })
+            .collect();
+        let mut batch = CoverageColumns::default();
+        for p in parts.into_iter().flatten() {
+            devices += 1;
+            batch.append(p);
+        }
+        rows += batch.len() as u64;
+        if !batch.ts_us.is_empty() {
+            w.write_batch(&coverage_frame(batch)?)?;
+        }
+        progress(end);
+    }
+    w.finish()?;
+    Ok((devices, rows))
 }
 
 #[cfg(test)]
