@@ -3,8 +3,9 @@
 //! Nothing here computes; it only reads arguments, prints and maps outcomes.
 
 use crate::diag::Diagnostics;
+use crate::generate::{GenerateOptions, Preset, TableFormat};
 use crate::ingest;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -25,6 +26,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Plan every device's download window and write plan.csv, unscheduled.csv and summary.json.
     Plan(PlanArgs),
+    /// Write a deterministic scenario folder (the samples, or benchmark fleets).
+    Generate(GenerateArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -83,6 +86,18 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Validate(a) => validate(&a),
         Command::Plan(a) => plan(&a),
+        Command::Generate(a) => match run_generate(a) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                let mut source = std::error::Error::source(&e);
+                while let Some(s) = source {
+                    eprintln!("  caused by: {s}");
+                    source = s.source();
+                }
+                ExitCode::from(EXIT_BAD_INPUT)
+            }
+        },
     }
 }
 
@@ -150,6 +165,8 @@ fn spinner(quiet: bool) -> indicatif::ProgressBar {
 fn plan(a: &PlanArgs) -> ExitCode {
     let pb = spinner(a.quiet);
     pb.set_message("reading the scenario");
+    let clock = std::time::Instant::now();
+    let mut timings = crate::output::Timings::default();
     let loaded = match ingest::read_scenario(&a.scenario) {
         Ok(l) => l,
         Err(d) => {
@@ -163,7 +180,9 @@ fn plan(a: &PlanArgs) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
+    timings.read_seconds = clock.elapsed().as_secs_f64();
     pb.set_message("loading the coverage model");
+    let clock = std::time::Instant::now();
     let coverage = match crate::coverage::load(&loaded) {
         Ok(c) => c,
         Err(d) => {
@@ -179,6 +198,8 @@ fn plan(a: &PlanArgs) -> ExitCode {
         },
         keep_models: a.export_model.is_some(),
     };
+    timings.coverage_seconds = clock.elapsed().as_secs_f64();
+    let clock = std::time::Instant::now();
     let s = &loaded.scenario;
     let result = crate::plan::plan(s, &coverage, &opts, &|step| {
         pb.set_message(step.to_string())
@@ -191,6 +212,7 @@ fn plan(a: &PlanArgs) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
+    timings.plan_seconds = clock.elapsed().as_secs_f64();
     pb.set_message("writing");
     if let Some(path) = &a.export_model {
         let many = plan.models.len() > 1;
@@ -207,7 +229,7 @@ fn plan(a: &PlanArgs) -> ExitCode {
             }
         }
     }
-    let written = crate::output::write_plan(&a.out, s, &plan, coverage.source).and_then(|_| {
+    let written = crate::output::write_plan(&a.out, s, &plan, coverage.source, timings).and_then(|_| {
         if a.format == PlanFormat::Parquet {
             crate::ingest::export::write_plan_parquet(&a.out.join("plan.parquet"), s, &plan)
         } else {
@@ -255,4 +277,97 @@ fn with_suffix(path: &std::path::Path, wave: &str) -> PathBuf {
         .map(|e| format!(".{}", e.to_string_lossy()))
         .unwrap_or_default();
     path.with_file_name(format!("{stem}.{wave}{ext}"))
+}
+
+/// Arguments of `otaplan generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Number of devices (default: the preset's size: sample 5000, seed-fleet 20000, bench 1000000)
+    #[arg(long)]
+    pub devices: Option<usize>,
+    /// Random seed; the same options always give byte-identical files
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Output folder (created if missing; files in it are replaced atomically)
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Scenario family
+    #[arg(long, value_enum, default_value_t = PresetArg::Sample)]
+    pub preset: PresetArg,
+    /// Days of hourly coverage history before `start` (0 = none; default: sample 21, seed-fleet 14, bench 0)
+    #[arg(long)]
+    pub coverage_days: Option<u32>,
+    /// Format of the devices table
+    #[arg(long, value_enum, default_value_t = FormatArg::Csv)]
+    pub devices_format: FormatArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PresetArg {
+    Sample,
+    SeedFleet,
+    Bench,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    Csv,
+    Parquet,
+}
+
+impl GenerateArgs {
+    /// Resolves the command line into the library's typed options.
+    pub fn into_options(self) -> GenerateOptions {
+        let preset = match self.preset {
+            PresetArg::Sample => Preset::Sample,
+            PresetArg::SeedFleet => Preset::SeedFleet,
+            PresetArg::Bench => Preset::Bench,
+        };
+        GenerateOptions {
+            devices: self.devices.unwrap_or(preset.default_devices()),
+            seed: self.seed,
+            out: self.out,
+            preset,
+            coverage_days: self.coverage_days,
+            devices_format: match self.devices_format {
+                FormatArg::Csv => TableFormat::Csv,
+                FormatArg::Parquet => TableFormat::Parquet,
+            },
+        }
+    }
+}
+
+/// Runs `otaplan generate`, with a progress bar on a terminal for large fleets.
+pub fn run_generate(args: GenerateArgs) -> Result<(), crate::generate::GenerateError> {
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    let opts = args.into_options();
+    let bar = if opts.devices >= 50_000 {
+        ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta})") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message("generating");
+    let report = crate::generate::generate(&opts, &|done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })?;
+    bar.finish_and_clear();
+    println!(
+        "wrote {} ({} devices, {} canary candidates, coverage: {} devices / {} rows)",
+        report.out.display(),
+        report.devices,
+        report.canary_candidates,
+        report.coverage_devices,
+        report.coverage_rows
+    );
+    for f in &report.files {
+        println!("  {:>12}  {}", f.bytes, f.path.display());
+    }
+    for f in &report.removed {
+        println!("  removed stale {}", f.display());
+    }
+    Ok(())
 }

@@ -12,6 +12,7 @@ pub mod coverage;
 pub mod diag;
 pub mod domain;
 pub mod fsutil;
+pub mod generate;
 pub mod ingest;
 pub mod output;
 pub mod payload;

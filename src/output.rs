@@ -128,9 +128,21 @@ pub struct Summary {
     pub stop_rules: crate::domain::StopRules,
     /// How expected bytes and success were modelled (so a reader can re-derive them).
     pub model_notes: Vec<String>,
+    /// Wall-clock seconds of each step of the run that wrote this plan.
+    pub timings: Timings,
 }
 
-pub fn summary(s: &Scenario, plan: &Plan, source: coverage::Source) -> Summary {
+/// Wall-clock seconds per step (filled by the front end; `write_seconds` covers
+/// plan.csv and unscheduled.csv).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Timings {
+    pub read_seconds: f64,
+    pub coverage_seconds: f64,
+    pub plan_seconds: f64,
+    pub write_seconds: f64,
+}
+
+pub fn summary(s: &Scenario, plan: &Plan, source: coverage::Source, timings: Timings) -> Summary {
     let mut cost = plan.accounting.cost.clone();
     for v in [
         &mut cost.total,
@@ -217,7 +229,9 @@ pub fn summary(s: &Scenario, plan: &Plan, source: coverage::Source) -> Summary {
             "throughput_kbps = the lowest coverage-model throughput over the local hours the window touches".into(),
             "hard caps keep one session (the pool's largest expected download) of margin below cap_mb, since carriers enforce caps late".into(),
             "retry policy: a device whose download fails retries in its next allowed local window".into(),
+            "waves before the last are solved with a lateness price of at least 1 per device-day so they finish as early as windows and capacity allow; lp.objective includes that price".into(),
         ],
+        timings,
     }
 }
 
@@ -227,14 +241,14 @@ pub fn write_plan(
     s: &Scenario,
     plan: &Plan,
     source: coverage::Source,
+    mut timings: Timings,
 ) -> io::Result<()> {
+    let t0 = std::time::Instant::now();
     std::fs::create_dir_all(dir)?;
     write_atomic(&dir.join("plan.csv"), plan_csv(s, plan).as_bytes())?;
-    write_atomic(
-        &dir.join("unscheduled.csv"),
-        unscheduled_csv(s, plan).as_bytes(),
-    )?;
-    let json = serde_json::to_string_pretty(&summary(s, plan, source)).map_err(io::Error::other)?;
+    write_atomic(&dir.join("unscheduled.csv"), unscheduled_csv(s, plan).as_bytes())?;
+    timings.write_seconds = t0.elapsed().as_secs_f64();
+    let json = serde_json::to_string_pretty(&summary(s, plan, source, timings)).map_err(io::Error::other)?;
     write_atomic(&dir.join("summary.json"), (json + "\n").as_bytes())?;
     Ok(())
 }

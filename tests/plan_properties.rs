@@ -10,13 +10,13 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 6, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
-    fn generated_plans_keep_the_invariants(seed in 0u64..1_000_000, devices in 40usize..160, hist in any::<bool>()) {
+    fn generated_plans_keep_the_invariants(seed in 0u64..1_000_000, devices in 120usize..300, hist in any::<bool>()) {
         let scen = tempfile::tempdir().unwrap();
         let opts = GenerateOptions {
             devices,
             seed,
             out: scen.path().to_path_buf(),
-            preset: Preset::Sample,
+            preset: Preset::Bench,
             coverage_days: Some(if hist { 7 } else { 0 }),
             devices_format: TableFormat::Csv,
         };

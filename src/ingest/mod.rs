@@ -701,23 +701,23 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
         )
     {
         let n = t.height();
-        let ids = t.texts("device_id", diags);
-        let pool_c = t.texts("pool_id", diags);
-        let region_c = t.texts("region", diags);
-        let tz_c = t.texts("timezone", diags);
-        let ver_c = t.texts("current_version", diags);
-        let radio_c = t.texts("radio", diags);
+        let ids = t.text_refs("device_id", diags);
+        let pool_c = t.text_refs("pool_id", diags);
+        let region_c = t.text_refs("region", diags);
+        let tz_c = t.text_refs("timezone", diags);
+        let ver_c = t.text_refs("current_version", diags);
+        let radio_c = t.text_refs("radio", diags);
         let canary_c = t.bools("canary_eligible", diags);
         let crit_c = t.bools("critical", diags);
-        let zone_c = t.texts("zone", diags);
-        let hw_c = t.texts("hardware", diags);
-        let depot_c = t.texts("depot", diags);
+        let zone_c = t.text_refs("zone", diags);
+        let hw_c = t.text_refs("hardware", diags);
+        let depot_c = t.text_refs("depot", diags);
         let mut seen: HashMap<&str, usize> = HashMap::with_capacity(n);
         devices.reserve(n);
         for i in 0..n {
-            let id = need(t, i, "device_id", ids[i].clone(), diags);
-            if let V::Val(id) = &ids[i]
-                && let Some(first) = seen.insert(id.as_str(), i)
+            let id = need(t, i, "device_id", ids[i], diags);
+            if let V::Val(id) = ids[i]
+                && let Some(first) = seen.insert(id, i)
             {
                 diags.push(
                     Diagnostic::error(
@@ -726,12 +726,12 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
                     )
                     .row(i + 1)
                     .column("device_id")
-                    .value(id.clone()),
+                    .value(id),
                 );
                 continue;
             }
-            let pool = need(t, i, "pool_id", pool_c[i].clone(), diags).and_then(|p| match pool_ix
-                .get(&p)
+            let pool = need(t, i, "pool_id", pool_c[i], diags).and_then(|p| match pool_ix
+                .get(p)
             {
                 Some(&ix) => Some(PoolId(ix)),
                 None => {
@@ -740,7 +740,7 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
                             &t.file,
                             i + 1,
                             "pool_id",
-                            &p,
+                            p,
                             "pool",
                             &pool_names,
                         ));
@@ -748,8 +748,8 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
                     None
                 }
             });
-            let region = need(t, i, "region", region_c[i].clone(), diags).and_then(|r| {
-                match region_ix.get(&r) {
+            let region = need(t, i, "region", region_c[i], diags).and_then(|r| {
+                match region_ix.get(r) {
                     Some(&ix) => Some(RegionId(ix)),
                     None => {
                         if regions_t.is_some() {
@@ -757,7 +757,7 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
                                 &t.file,
                                 i + 1,
                                 "region",
-                                &r,
+                                r,
                                 "region",
                                 &region_names,
                             ));
@@ -766,15 +766,15 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
                     }
                 }
             });
-            let tz = need(t, i, "timezone", tz_c[i].clone(), diags).and_then(|z| {
-                let r = zones.get(&z);
+            let tz = need(t, i, "timezone", tz_c[i], diags).and_then(|z| {
+                let r = zones.get(z);
                 if r.is_none() {
-                    diags.push(tz_error(&t.file, i + 1, "timezone", &z));
+                    diags.push(tz_error(&t.file, i + 1, "timezone", z));
                 }
                 r
             });
-            let ver = need(t, i, "current_version", ver_c[i].clone(), diags);
-            let radio = need(t, i, "radio", radio_c[i].clone(), diags).and_then(|r| {
+            let ver = need(t, i, "current_version", ver_c[i], diags);
+            let radio = need(t, i, "radio", radio_c[i], diags).and_then(|r| {
                 let x = Radio::parse(&r.to_ascii_lowercase());
                 if x.is_none() {
                     diags.push(
@@ -789,8 +789,8 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
             });
             let canary = need(t, i, "canary_eligible", canary_c[i], diags);
             let crit = need(t, i, "critical", crit_c[i], diags);
-            let zone = zone_c[i].clone().ok();
-            if let (Some(z), Some(p)) = (&zone, pool)
+            let zone = zone_c[i].ok();
+            if let (Some(z), Some(p)) = (zone, pool)
                 && !pools[p.0 as usize].zone_rates.contains_key(z)
             {
                 let known: Vec<&str> = pools[p.0 as usize]
@@ -807,7 +807,7 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
                 )
                 .row(i + 1)
                 .column("zone")
-                .value(z.clone());
+                .value(z);
                 d = match closest(z, known.iter().copied()) {
                     Some(c) => d.hint(format!("did you mean {c:?}?")),
                     None => {
@@ -831,17 +831,17 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
                 continue;
             };
             devices.push(Device {
-                id,
+                id: id.to_string(),
                 pool,
                 region,
                 tz,
-                current_version: ver,
+                current_version: ver.to_string(),
                 radio,
                 canary_eligible: canary,
                 critical: crit,
-                zone,
-                hardware: hw_c[i].clone().ok(),
-                depot: depot_c[i].clone().ok(),
+                zone: zone.map(String::from),
+                hardware: hw_c[i].ok().map(String::from),
+                depot: depot_c[i].ok().map(String::from),
             });
         }
     }

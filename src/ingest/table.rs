@@ -236,6 +236,32 @@ impl Table {
         }
     }
 
+    /// A text column borrowed from the table (no copies: the hot path for a million
+    /// devices). In Parquet it must be a string column.
+    pub fn text_refs<'a>(&'a self, col: &str, diags: &mut Diagnostics) -> Vec<V<&'a str>> {
+        let n = self.height();
+        let Ok(c) = self.df.column(col) else {
+            return vec![V::Null; n];
+        };
+        match c.dtype() {
+            DataType::String => match c.str() {
+                Ok(ca) => ca
+                    .iter()
+                    .map(|s| match s.map(str::trim) {
+                        None | Some("") => V::Null,
+                        Some(s) => V::Val(s),
+                    })
+                    .collect(),
+                Err(_) => vec![V::Bad; n],
+            },
+            DataType::Null => vec![V::Null; n],
+            _ => {
+                diags.push(self.wrong_type(col, "text"));
+                vec![V::Bad; n]
+            }
+        }
+    }
+
     /// A text column. In Parquet it must be a string column.
     pub fn texts(&self, col: &str, diags: &mut Diagnostics) -> Vec<V<String>> {
         self.read(col, "text", diags, |s| Ok(s.to_string()), |_| None)

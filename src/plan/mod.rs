@@ -145,6 +145,8 @@ pub fn plan(
     let grid = Grid::new(s.start, s.deadline, s.slot_minutes);
     progress("assigning waves");
     let (wave_of, wave_notes) = waves::assign_waves(s);
+    progress("resolving coverage profiles");
+    let profiles = prepare::resolve_profiles(s, coverage);
     let mut rows: Vec<PlanRow> = Vec::new();
     let mut unscheduled: Vec<UnscheduledRow> = Vec::new();
     let mut up_to_date = 0;
@@ -173,14 +175,16 @@ pub fn plan(
         } else {
             s.weights.lateness_per_device_day.max(1.0)
         };
-        let prepared = prepare::prepare(s, coverage, grid, &assignment);
+        let prepared = prepare::prepare(s, &profiles, grid, &assignment, wi == 0);
         if wi == 0 {
             up_to_date = prepared.up_to_date;
-            for u in &prepared.unscheduled {
-                unscheduled.push(UnscheduledRow {
-                    device: u.device,
-                    reason: u.reason.clone(),
-                });
+        }
+        // Devices already on the release are reported once; any other pre-check failure
+        // belongs to this wave's devices.
+        for u in &prepared.unscheduled {
+            let on_release = s.devices[u.device.0 as usize].current_version == s.release;
+            if wi == 0 || !on_release {
+                unscheduled.push(UnscheduledRow { device: u.device, reason: u.reason.clone() });
             }
         }
         let inputs = model::ModelInputs {
@@ -208,7 +212,7 @@ pub fn plan(
         let mut counts = round::round_counts(&m, &prepared, &solved.values);
         let repaired = round::repair_hard_limits(s, &m, &prepared, &mut counts);
         let rounded_objective = rounded_objective(&m, &prepared, &counts);
-        let (scheduled, left) = round::assign(s, &prepared, &counts);
+        let (scheduled, left) = round::assign(s, &prepared, &profiles, &counts);
         let round_seconds = t1.elapsed().as_secs_f64();
         let mut wave_rows = Vec::with_capacity(scheduled.len());
         for sc in scheduled {

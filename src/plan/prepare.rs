@@ -165,8 +165,6 @@ pub struct Prepared {
     pub grid: Grid,
     pub cohorts: Vec<Cohort>,
     pub unscheduled: Vec<Unscheduled>,
-    /// Each device's own coverage profile (for assignment and plan rows).
-    pub device_profiles: Vec<Arc<Profile>>,
     /// Devices already on the release.
     pub up_to_date: usize,
 }
@@ -188,17 +186,41 @@ fn quantise(profile: &Profile, hours: &[usize]) -> (i32, i32, i32) {
     )
 }
 
-/// Builds cohorts and placements. `assignment` gives each device's wave and span.
+/// Each device's coverage profile and how specific its key was, resolved once per plan
+/// (group lookups are cached: a million devices share a few hundred groups).
+pub fn resolve_profiles(scenario: &Scenario, model: &CoverageModel) -> Vec<(Arc<Profile>, KeyLevel)> {
+    let mut groups: HashMap<(RegionId, Radio), (Arc<Profile>, KeyLevel)> = HashMap::new();
+    scenario
+        .devices
+        .iter()
+        .map(|d| {
+            if let Some(p) = model.get(&d.id) {
+                return (p.clone(), KeyLevel::Device);
+            }
+            groups
+                .entry((d.region, d.radio))
+                .or_insert_with(|| {
+                    let (p, level) = model.for_group(&scenario.region(d.region).name, d.radio);
+                    (p.clone(), level)
+                })
+                .clone()
+        })
+        .collect()
+}
+
+/// Builds cohorts and placements for the devices `assignment` puts in a wave.
+/// `profiles` comes from [`resolve_profiles`]. Devices already on the release are
+/// reported when `report_up_to_date`.
 pub fn prepare(
     scenario: &Scenario,
-    model: &CoverageModel,
+    profiles: &[(Arc<Profile>, KeyLevel)],
     grid: Grid,
     assignment: &Assignment,
+    report_up_to_date: bool,
 ) -> Prepared {
     let graph = VersionGraph::new(&scenario.artifacts, &scenario.release);
     let mut unscheduled = Vec::new();
     let mut up_to_date = 0;
-    let mut device_profiles = Vec::with_capacity(scenario.devices.len());
     // Window hours per region (override or default).
     let region_hours: Vec<Vec<usize>> = scenario
         .regions
@@ -206,63 +228,67 @@ pub fn prepare(
         .map(|r| window_hours(r.windows.as_ref().unwrap_or(&scenario.default_windows)))
         .collect();
 
-    let mut groups: BTreeMap<CohortKey, (Vec<DeviceIdx>, Payload)> = BTreeMap::new();
     // Payload choice is shared by devices with the same version and coverage bucket.
-    let mut payload_cache: HashMap<(String, CohortCoverage), Option<Payload>> = HashMap::new();
-    type CohortCoverage = (KeyLevel, Radio, u32, Option<(i32, i32, i32)>);
+    type CoverageBucket = (KeyLevel, Radio, u32, Option<(i32, i32, i32)>);
+    let mut payload_ix: HashMap<(&str, CoverageBucket), Option<usize>> = HashMap::new();
+    let mut payloads: Vec<Payload> = Vec::new();
+    // Compact, allocation-free cohort keys first; full keys once per cohort.
+    type Compact<'a> = (usize, PoolId, Option<&'a str>, RegionId, Tz, usize, (KeyLevel, Radio, Option<(i32, i32, i32)>));
+    let mut compact: HashMap<Compact<'_>, Vec<DeviceIdx>> = HashMap::new();
 
     for (i, d) in scenario.devices.iter().enumerate() {
         let idx = DeviceIdx(i as u32);
-        let region = &scenario.region(d.region).name;
-        let (profile, level) = model.for_device(d, region);
-        device_profiles.push(profile.clone());
         if d.current_version == scenario.release {
-            up_to_date += 1;
-            unscheduled.push(Unscheduled {
-                device: idx,
-                reason: format!("already on {}", scenario.release),
-            });
+            if report_up_to_date {
+                up_to_date += 1;
+                unscheduled.push(Unscheduled { device: idx, reason: format!("already on {}", scenario.release) });
+            }
             continue;
         }
         let Some(wave) = assignment.wave[i] else {
             continue;
         };
+        let (profile, level) = (&profiles[i].0, profiles[i].1);
         let hours = &region_hours[d.region.0 as usize];
         let q = (level == KeyLevel::Device).then(|| quantise(profile, hours));
-        let cov_key = (level, d.radio, d.region.0, q);
-        let payload = payload_cache
-            .entry((d.current_version.clone(), cov_key))
-            .or_insert_with(|| {
-                let c = conditions(profile, hours);
-                graph.cheapest(&d.current_version, |ai| {
-                    transfer::expected_artifact_bytes(&scenario.artifacts[ai], &c)
-                })
-            })
-            .clone();
-        let Some(payload) = payload else {
+        let bucket = (level, d.radio, d.region.0, q);
+        let pi = *payload_ix.entry((d.current_version.as_str(), bucket)).or_insert_with(|| {
+            let c = conditions(profile, hours);
+            let p = graph.cheapest(&d.current_version, |ai| {
+                transfer::expected_artifact_bytes(&scenario.artifacts[ai], &c)
+            })?;
+            match payloads.iter().position(|x| *x == p) {
+                Some(k) => Some(k),
+                None => {
+                    payloads.push(p);
+                    Some(payloads.len() - 1)
+                }
+            }
+        });
+        let Some(pi) = pi else {
             unscheduled.push(Unscheduled {
                 device: idx,
-                reason: format!(
-                    "no artifact leads from {} to {}",
-                    d.current_version, scenario.release
-                ),
+                reason: format!("no artifact leads from {} to {}", d.current_version, scenario.release),
             });
             continue;
         };
+        compact
+            .entry((wave, d.pool, d.zone.as_deref(), d.region, d.tz, pi, (level, d.radio, q)))
+            .or_default()
+            .push(idx);
+    }
+    let mut groups: BTreeMap<CohortKey, (Vec<DeviceIdx>, Payload)> = BTreeMap::new();
+    for ((wave, pool, zone, region, tz, pi, coverage), devices) in compact {
         let key = CohortKey {
             wave,
-            pool: d.pool,
-            zone: d.zone.clone(),
-            region: d.region,
-            tz: d.tz.name().to_string(),
-            payload: payload.label.clone(),
-            coverage: (level, d.radio, q),
+            pool,
+            zone: zone.map(String::from),
+            region,
+            tz: tz.name().to_string(),
+            payload: payloads[pi].label.clone(),
+            coverage,
         };
-        groups
-            .entry(key)
-            .or_insert_with(|| (Vec::new(), payload))
-            .0
-            .push(idx);
+        groups.insert(key, (devices, payloads[pi].clone()));
     }
 
     // Allowed slots per (time zone, region windows), computed once.
@@ -280,7 +306,7 @@ pub fn prepare(
                     .collect()
             })
             .clone();
-        let profile = cohort_profile(&devices, &device_profiles);
+        let profile = cohort_profile(&devices, profiles);
         let span = assignment.span[devices[0].0 as usize];
         let zone_price = first
             .zone
@@ -306,16 +332,15 @@ pub fn prepare(
         grid,
         cohorts,
         unscheduled,
-        device_profiles,
         up_to_date,
     }
 }
 
-fn cohort_profile(devices: &[DeviceIdx], profiles: &[Arc<Profile>]) -> Profile {
-    let first = &profiles[devices[0].0 as usize];
+fn cohort_profile(devices: &[DeviceIdx], profiles: &[(Arc<Profile>, KeyLevel)]) -> Profile {
+    let first = &profiles[devices[0].0 as usize].0;
     if devices
         .iter()
-        .all(|d| Arc::ptr_eq(&profiles[d.0 as usize], first))
+        .all(|d| Arc::ptr_eq(&profiles[d.0 as usize].0, first))
     {
         return **first;
     }
@@ -326,7 +351,7 @@ fn cohort_profile(devices: &[DeviceIdx], profiles: &[Arc<Profile>]) -> Profile {
         s.drop_rate_per_hour = 0.0;
         s.throughput_kbps = f64::INFINITY;
         for d in devices {
-            let p = &profiles[d.0 as usize][h];
+            let p = &profiles[d.0 as usize].0[h];
             s.p_online += p.p_online / n;
             s.drop_rate_per_hour += p.drop_rate_per_hour / n;
             s.throughput_kbps = s.throughput_kbps.min(p.throughput_kbps);
@@ -348,13 +373,18 @@ fn placements(
 ) -> Vec<Placement> {
     let mut out = Vec::new();
     let (lo, hi) = (span.0, span.1.min(grid.n));
+    // run_end[s]: the first slot at or after s that is not allowed (or `hi`).
+    let mut run_end = vec![hi; hi.saturating_sub(lo) + 1];
+    for s in (lo..hi).rev() {
+        run_end[s - lo] = if allowed[s] { run_end[s - lo + 1] } else { s };
+    }
     for s in lo..hi {
         if !allowed[s] {
             continue;
         }
         let mut k = 1;
         loop {
-            if s + k > hi || !allowed[s + k - 1] {
+            if s + k > run_end[s - lo] {
                 break;
             }
             let hours = hours_touched(tz, grid.slot_start(s), grid.slot_end(s + k - 1));

@@ -197,16 +197,21 @@ pub struct Scheduled {
 /// first), then its own window: the placement's slots, the start staggered across the
 /// slack so a region does not see every download start on the hour. Devices left
 /// over (the cohort's unplaced count) are returned with their cohort.
-pub fn assign(s: &Scenario, p: &Prepared, counts: &Counts) -> (Vec<Scheduled>, Vec<(DeviceIdx, usize)>) {
+pub fn assign(
+    s: &Scenario,
+    p: &Prepared,
+    profiles: &[(std::sync::Arc<crate::coverage::Profile>, crate::coverage::KeyLevel)],
+    counts: &Counts,
+) -> (Vec<Scheduled>, Vec<(DeviceIdx, usize)>) {
     let mut out = Vec::new();
     let mut left_out = Vec::new();
     for (ci, c) in p.cohorts.iter().enumerate() {
         let mut free: Vec<DeviceIdx> = c.devices.clone();
         let uniform = {
-            let first = &p.device_profiles[c.devices[0].0 as usize];
+            let first = &profiles[c.devices[0].0 as usize].0;
             c.devices
                 .iter()
-                .all(|d| std::sync::Arc::ptr_eq(&p.device_profiles[d.0 as usize], first))
+                .all(|d| std::sync::Arc::ptr_eq(&profiles[d.0 as usize].0, first))
         };
         // Placements by how few devices they take first? Slot order keeps it simple and
         // deterministic; each picks the devices best suited to it among those left.
@@ -227,7 +232,7 @@ pub fn assign(s: &Scenario, p: &Prepared, counts: &Counts) -> (Vec<Scheduled>, V
                     .enumerate()
                     .map(|(i, d)| {
                         (
-                            conditions(&p.device_profiles[d.0 as usize], &hours).p_online,
+                            conditions(&profiles[d.0 as usize].0, &hours).p_online,
                             i,
                         )
                     })
@@ -247,7 +252,7 @@ pub fn assign(s: &Scenario, p: &Prepared, counts: &Counts) -> (Vec<Scheduled>, V
             let cycle_limit =
                 cycle_boundary_within(s, c, from, to).map(|b| (b - from).num_seconds() - 1);
             for (j, d) in chosen.iter().enumerate() {
-                let dev_profile = &p.device_profiles[d.0 as usize];
+                let dev_profile = &profiles[d.0 as usize].0;
                 let full_hours = hours_touched(c.tz, from, to);
                 let cond_full = conditions(dev_profile, &full_hours);
                 let need = transfer::payload_hours(
@@ -256,7 +261,9 @@ pub fn assign(s: &Scenario, p: &Prepared, counts: &Counts) -> (Vec<Scheduled>, V
                     cond_full.throughput_kbps,
                 );
                 let need_s = (need * 3600.0).ceil() as i64;
-                let mut slack = (slot_len - need_s).max(0);
+                // Stagger only single-slot downloads on a grid of at most an hour: the
+                // window then stays in the slot the model counted its load in.
+                let mut slack = if pl.slots == 1 && p.grid.slot_minutes <= 60 { (slot_len - need_s).max(0) } else { 0 };
                 if let Some(l) = cycle_limit {
                     slack = slack.min(l.max(0));
                 }
