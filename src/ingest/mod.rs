@@ -2,6 +2,7 @@
 //! into a validated [`Scenario`]. Every problem found is reported, located by file, row,
 //! column and value, before anything is solved. The only module that touches polars.
 
+pub mod coverage;
 pub mod export;
 pub mod table;
 pub mod toml_doc;
