@@ -28,6 +28,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Write a deterministic scenario folder (the samples, or benchmark fleets).
     Generate(GenerateArgs),
+    /// Fit the coverage model (per device and local hour of week) from coverage history.
+    FitCoverage(FitCoverageArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -76,6 +78,21 @@ pub struct ValidateArgs {
     pub format: MessageFormat,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct FitCoverageArgs {
+    /// The scenario folder (holding scenario.toml); its devices key the history.
+    pub scenario: PathBuf,
+    /// The coverage history (CSV or Parquet); default: the scenario's [tables] coverage.
+    #[arg(long)]
+    pub history: Option<PathBuf>,
+    /// Where to write the model (.parquet, or .csv); default: models/<scenario name>.parquet.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// How to print the findings.
+    #[arg(long, value_enum, default_value_t = MessageFormat::Text)]
+    pub format: MessageFormat,
+}
+
 /// Exit code for bad input or an infeasible plan.
 pub const EXIT_BAD_INPUT: u8 = 1;
 /// Exit code for usage or internal errors.
@@ -85,6 +102,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Validate(a) => validate(&a),
+        Command::FitCoverage(a) => fit_coverage(&a),
         Command::Plan(a) => plan(&a),
         Command::Generate(a) => match run_generate(a) {
             Ok(()) => ExitCode::SUCCESS,
@@ -112,7 +130,17 @@ fn print_diagnostics(d: &Diagnostics, format: MessageFormat) {
 }
 
 fn validate(a: &ValidateArgs) -> ExitCode {
-    match ingest::read_scenario(&a.scenario) {
+    let read = ingest::read_scenario(&a.scenario).and_then(|mut loaded| {
+        loaded
+            .warnings
+            .extend(crate::coverage::check_history(&loaded));
+        if loaded.warnings.has_errors() {
+            Err(loaded.warnings)
+        } else {
+            Ok(loaded)
+        }
+    });
+    match read {
         Ok(loaded) => {
             print_diagnostics(&loaded.warnings, a.format);
             if a.format == MessageFormat::Text {
@@ -229,13 +257,14 @@ fn plan(a: &PlanArgs) -> ExitCode {
             }
         }
     }
-    let written = crate::output::write_plan(&a.out, s, &plan, coverage.source, timings).and_then(|_| {
-        if a.format == PlanFormat::Parquet {
-            crate::ingest::export::write_plan_parquet(&a.out.join("plan.parquet"), s, &plan)
-        } else {
-            Ok(())
-        }
-    });
+    let written =
+        crate::output::write_plan(&a.out, s, &plan, coverage.source, timings).and_then(|_| {
+            if a.format == PlanFormat::Parquet {
+                crate::ingest::export::write_plan_parquet(&a.out.join("plan.parquet"), s, &plan)
+            } else {
+                Ok(())
+            }
+        });
     pb.finish_and_clear();
     if let Err(e) = written {
         eprintln!("error: cannot write the plan into {}: {e}", a.out.display());
@@ -370,4 +399,65 @@ pub fn run_generate(args: GenerateArgs) -> Result<(), crate::generate::GenerateE
         println!("  removed stale {}", f.display());
     }
     Ok(())
+}
+fn fit_coverage(a: &FitCoverageArgs) -> ExitCode {
+    let started = std::time::Instant::now();
+    let loaded = match ingest::read_scenario(&a.scenario) {
+        Ok(l) => l,
+        Err(d) => {
+            print_diagnostics(&d, a.format);
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let history = match &a.history {
+        Some(p) => Some((p.clone(), p.display().to_string())),
+        None => ingest::coverage::history_table(&a.scenario),
+    };
+    let Some((path, file)) = history else {
+        eprintln!(
+            "error: {}: the scenario names no coverage history ([tables] coverage); pass --history FILE",
+            a.scenario.display()
+        );
+        return ExitCode::from(EXIT_BAD_INPUT);
+    };
+    let (fitted, warnings) = match crate::coverage::fit_history(&loaded.scenario, &path, &file) {
+        Ok(x) => x,
+        Err(d) => {
+            print_diagnostics(&d, a.format);
+            if a.format == MessageFormat::Text {
+                eprintln!(
+                    "{file}: {} errors, {} warnings; no model written",
+                    d.error_count(),
+                    d.0.len() - d.error_count()
+                );
+            }
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    print_diagnostics(&warnings, a.format);
+    let out = a.out.clone().unwrap_or_else(|| {
+        PathBuf::from("models").join(format!("{}.parquet", loaded.scenario.name))
+    });
+    match ingest::coverage::write_model(&out, &fitted.profiles) {
+        Ok(rows) => {
+            if a.format == MessageFormat::Text {
+                println!(
+                    "{}: fitted {} history rows for {} of {} devices in {:.1} s; wrote {} keys ({} rows) to {}",
+                    loaded.scenario.name,
+                    fitted.rows,
+                    fitted.devices_with_history,
+                    loaded.scenario.devices.len(),
+                    started.elapsed().as_secs_f64(),
+                    fitted.profiles.len(),
+                    rows,
+                    out.display()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot write {}: {e}", out.display());
+            ExitCode::from(EXIT_INTERNAL)
+        }
+    }
 }

@@ -29,6 +29,13 @@ pub fn write_atomic_with(
         fill(&mut buf)?;
         buf.flush()?;
     }
+    // tempfile creates 0600 files; outputs are ordinary files others read.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())

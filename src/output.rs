@@ -246,9 +246,13 @@ pub fn write_plan(
     let t0 = std::time::Instant::now();
     std::fs::create_dir_all(dir)?;
     write_atomic(&dir.join("plan.csv"), plan_csv(s, plan).as_bytes())?;
-    write_atomic(&dir.join("unscheduled.csv"), unscheduled_csv(s, plan).as_bytes())?;
+    write_atomic(
+        &dir.join("unscheduled.csv"),
+        unscheduled_csv(s, plan).as_bytes(),
+    )?;
     timings.write_seconds = t0.elapsed().as_secs_f64();
-    let json = serde_json::to_string_pretty(&summary(s, plan, source, timings)).map_err(io::Error::other)?;
+    let json = serde_json::to_string_pretty(&summary(s, plan, source, timings))
+        .map_err(io::Error::other)?;
     write_atomic(&dir.join("summary.json"), (json + "\n").as_bytes())?;
     Ok(())
 }

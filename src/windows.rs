@@ -138,7 +138,7 @@ impl WindowSet {
             return Some(NaiveDateTime::MAX);
         }
         let day = t.date().and_time(NaiveTime::MIN);
-        let tod = (t - day).num_minutes() as i64;
+        let tod = (t - day).num_minutes();
         for &(s, len) in &self.arcs {
             let (s, len) = (s as i64, len as i64);
             // Occurrence starting today or yesterday.

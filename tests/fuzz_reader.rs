@@ -118,7 +118,7 @@ fn apply(dir: &Path, m: &Mutation) {
             fs::write(path(*file), &b[..at]).unwrap();
         }
         Mutation::Line { file, line, delete } => {
-            let s = fs::read_to_string(path(*file)).unwrap();
+            let s = String::from_utf8_lossy(&fs::read(path(*file)).unwrap()).into_owned();
             let mut lines: Vec<&str> = s.lines().collect();
             if !lines.is_empty() {
                 let i = line % lines.len();
@@ -159,7 +159,8 @@ proptest! {
             b = v;
         }
         fs::write(d.path().join("devices.parquet"), &b).unwrap();
-        let toml = fs::read_to_string(d.path().join("scenario.toml")).unwrap()
+        let toml = fs::read_to_string(d.path().join("scenario.toml"))
+            .unwrap()
             .replace("devices = \"devices.csv\"", "devices = \"devices.parquet\"");
         fs::write(d.path().join("scenario.toml"), toml).unwrap();
         let r = read_scenario(d.path());

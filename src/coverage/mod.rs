@@ -2,7 +2,13 @@
 //! and an hour of the local week, the chance a device is online, its downlink
 //! throughput while online and its session-drop hazard. Lookups resolve the most
 //! specific key first and always end at the built-in radio priors. Pure; fitting from
-//! history and reading/writing model files live beside it.
+//! history lives in [`fit`] (pure too) and choosing/reading the model in [`load`] (the
+//! module's I/O edge, through `ingest::coverage`).
+
+pub mod fit;
+pub mod load;
+
+pub use load::{check_history, fit_history, load};
 
 use crate::domain::{Device, Radio};
 use crate::units::Instant;
@@ -111,6 +117,17 @@ impl CoverageModel {
         }
     }
 
+    /// A model from fitted profiles (a model file or a fit on the fly).
+    pub fn from_fitted(source: Source, profiles: Vec<(String, Profile)>) -> CoverageModel {
+        CoverageModel::from_profiles(
+            source,
+            profiles
+                .into_iter()
+                .map(|(k, p)| (k, Arc::new(p)))
+                .collect(),
+        )
+    }
+
     pub fn profiles(&self) -> &HashMap<String, Arc<Profile>> {
         &self.profiles
     }
@@ -146,6 +163,13 @@ impl CoverageModel {
             return (p, KeyLevel::Radio);
         }
         (&self.priors[radio as usize], KeyLevel::Prior)
+    }
+
+    /// What the model expects of a device at a UTC instant: its most specific profile
+    /// at the local hour of week that contains `t`, and how specific that profile was.
+    pub fn at(&self, device: &Device, region: &str, t: Instant) -> (HourStats, KeyLevel) {
+        let (p, level) = self.for_device(device, region);
+        (p[hour_of_week(device.tz, t)], level)
     }
 }
 
@@ -190,22 +214,5 @@ mod tests {
         let (p, level) = m.for_device(&d, "r");
         assert_eq!(level, KeyLevel::Prior);
         assert_eq!(p[3].throughput_kbps, 20.0);
-    }
-}
-
-/// Loads the coverage model a scenario names: its fitted `coverage_model`, its
-/// `coverage` history fitted on the fly, or the priors.
-pub fn load(loaded: &crate::ingest::Loaded) -> Result<CoverageModel, crate::diag::Diagnostics> {
-    match &loaded.coverage {
-        crate::ingest::CoverageInput::Priors => Ok(CoverageModel::priors()),
-        crate::ingest::CoverageInput::Model { file, .. }
-        | crate::ingest::CoverageInput::History { file, .. } => {
-            let mut d = crate::diag::Diagnostics::default();
-            d.push(crate::diag::Diagnostic::error(
-                file.clone(),
-                "coverage files are not read by this build yet",
-            ));
-            Err(d)
-        }
     }
 }

@@ -2,6 +2,7 @@
 //! into a validated [`Scenario`]. Every problem found is reported, located by file, row,
 //! column and value, before anything is solved. The only module that touches polars.
 
+pub mod coverage;
 pub mod export;
 pub mod table;
 pub mod toml_doc;
@@ -730,9 +731,7 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
                 );
                 continue;
             }
-            let pool = need(t, i, "pool_id", pool_c[i], diags).and_then(|p| match pool_ix
-                .get(p)
-            {
+            let pool = need(t, i, "pool_id", pool_c[i], diags).and_then(|p| match pool_ix.get(p) {
                 Some(&ix) => Some(PoolId(ix)),
                 None => {
                     if pools_ok {
@@ -748,8 +747,8 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
                     None
                 }
             });
-            let region = need(t, i, "region", region_c[i], diags).and_then(|r| {
-                match region_ix.get(r) {
+            let region =
+                need(t, i, "region", region_c[i], diags).and_then(|r| match region_ix.get(r) {
                     Some(&ix) => Some(RegionId(ix)),
                     None => {
                         if regions_t.is_some() {
@@ -764,8 +763,7 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
                         }
                         None
                     }
-                }
-            });
+                });
             let tz = need(t, i, "timezone", tz_c[i], diags).and_then(|z| {
                 let r = zones.get(z);
                 if r.is_none() {

@@ -52,6 +52,7 @@ pub struct Table {
 /// Reads a table, or explains why it cannot be read (missing file, unknown extension,
 /// not CSV/Parquet, unreadable). Never panics: a panic inside the parser is reported as
 /// an unreadable file.
+#[allow(clippy::result_large_err)] // one diagnostic per table read; not a hot path
 pub fn read_table(path: &Path, file: &str) -> Result<Table, Diagnostic> {
     let format = Format::of(path).ok_or_else(|| {
         Diagnostic::error(file, "unknown table format").hint("name the file *.csv or *.parquet")

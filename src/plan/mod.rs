@@ -184,7 +184,10 @@ pub fn plan(
         for u in &prepared.unscheduled {
             let on_release = s.devices[u.device.0 as usize].current_version == s.release;
             if wi == 0 || !on_release {
-                unscheduled.push(UnscheduledRow { device: u.device, reason: u.reason.clone() });
+                unscheduled.push(UnscheduledRow {
+                    device: u.device,
+                    reason: u.reason.clone(),
+                });
             }
         }
         let inputs = model::ModelInputs {
@@ -235,7 +238,10 @@ pub fn plan(
             });
         }
         for (d, ci) in left {
-            let reason = prepared.cohorts[ci].no_placement.clone().unwrap_or_else(|| limit_reason(s, &prepared, ci, &m));
+            let reason = prepared.cohorts[ci]
+                .no_placement
+                .clone()
+                .unwrap_or_else(|| limit_reason(s, &prepared, ci, &m));
             unscheduled.push(UnscheduledRow { device: d, reason });
         }
         for r in &wave_rows {

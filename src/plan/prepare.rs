@@ -188,7 +188,10 @@ fn quantise(profile: &Profile, hours: &[usize]) -> (i32, i32, i32) {
 
 /// Each device's coverage profile and how specific its key was, resolved once per plan
 /// (group lookups are cached: a million devices share a few hundred groups).
-pub fn resolve_profiles(scenario: &Scenario, model: &CoverageModel) -> Vec<(Arc<Profile>, KeyLevel)> {
+pub fn resolve_profiles(
+    scenario: &Scenario,
+    model: &CoverageModel,
+) -> Vec<(Arc<Profile>, KeyLevel)> {
     let mut groups: HashMap<(RegionId, Radio), (Arc<Profile>, KeyLevel)> = HashMap::new();
     scenario
         .devices
@@ -233,7 +236,15 @@ pub fn prepare(
     let mut payload_ix: HashMap<(&str, CoverageBucket), Option<usize>> = HashMap::new();
     let mut payloads: Vec<Payload> = Vec::new();
     // Compact, allocation-free cohort keys first; full keys once per cohort.
-    type Compact<'a> = (usize, PoolId, Option<&'a str>, RegionId, Tz, usize, (KeyLevel, Radio, Option<(i32, i32, i32)>));
+    type Compact<'a> = (
+        usize,
+        PoolId,
+        Option<&'a str>,
+        RegionId,
+        Tz,
+        usize,
+        (KeyLevel, Radio, Option<(i32, i32, i32)>),
+    );
     let mut compact: HashMap<Compact<'_>, Vec<DeviceIdx>> = HashMap::new();
 
     for (i, d) in scenario.devices.iter().enumerate() {
@@ -241,7 +252,10 @@ pub fn prepare(
         if d.current_version == scenario.release {
             if report_up_to_date {
                 up_to_date += 1;
-                unscheduled.push(Unscheduled { device: idx, reason: format!("already on {}", scenario.release) });
+                unscheduled.push(Unscheduled {
+                    device: idx,
+                    reason: format!("already on {}", scenario.release),
+                });
             }
             continue;
         }
@@ -252,28 +266,41 @@ pub fn prepare(
         let hours = &region_hours[d.region.0 as usize];
         let q = (level == KeyLevel::Device).then(|| quantise(profile, hours));
         let bucket = (level, d.radio, d.region.0, q);
-        let pi = *payload_ix.entry((d.current_version.as_str(), bucket)).or_insert_with(|| {
-            let c = conditions(profile, hours);
-            let p = graph.cheapest(&d.current_version, |ai| {
-                transfer::expected_artifact_bytes(&scenario.artifacts[ai], &c)
-            })?;
-            match payloads.iter().position(|x| *x == p) {
-                Some(k) => Some(k),
-                None => {
-                    payloads.push(p);
-                    Some(payloads.len() - 1)
+        let pi = *payload_ix
+            .entry((d.current_version.as_str(), bucket))
+            .or_insert_with(|| {
+                let c = conditions(profile, hours);
+                let p = graph.cheapest(&d.current_version, |ai| {
+                    transfer::expected_artifact_bytes(&scenario.artifacts[ai], &c)
+                })?;
+                match payloads.iter().position(|x| *x == p) {
+                    Some(k) => Some(k),
+                    None => {
+                        payloads.push(p);
+                        Some(payloads.len() - 1)
+                    }
                 }
-            }
-        });
+            });
         let Some(pi) = pi else {
             unscheduled.push(Unscheduled {
                 device: idx,
-                reason: format!("no artifact leads from {} to {}", d.current_version, scenario.release),
+                reason: format!(
+                    "no artifact leads from {} to {}",
+                    d.current_version, scenario.release
+                ),
             });
             continue;
         };
         compact
-            .entry((wave, d.pool, d.zone.as_deref(), d.region, d.tz, pi, (level, d.radio, q)))
+            .entry((
+                wave,
+                d.pool,
+                d.zone.as_deref(),
+                d.region,
+                d.tz,
+                pi,
+                (level, d.radio, q),
+            ))
             .or_default()
             .push(idx);
     }
@@ -439,8 +466,8 @@ fn explain(
     }
     // Longest run of consecutive allowed slots.
     let (mut best, mut run) = (0, 0);
-    for s in lo..hi {
-        run = if allowed[s] { run + 1 } else { 0 };
+    for &ok in &allowed[lo..hi] {
+        run = if ok { run + 1 } else { 0 };
         best = best.max(run);
     }
     let hours: Vec<usize> = window_hours(ws);

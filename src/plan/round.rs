@@ -200,7 +200,10 @@ pub struct Scheduled {
 pub fn assign(
     s: &Scenario,
     p: &Prepared,
-    profiles: &[(std::sync::Arc<crate::coverage::Profile>, crate::coverage::KeyLevel)],
+    profiles: &[(
+        std::sync::Arc<crate::coverage::Profile>,
+        crate::coverage::KeyLevel,
+    )],
     counts: &Counts,
 ) -> (Vec<Scheduled>, Vec<(DeviceIdx, usize)>) {
     let mut out = Vec::new();
@@ -230,12 +233,7 @@ pub fn assign(
                 let mut scored: Vec<(f64, usize)> = free
                     .iter()
                     .enumerate()
-                    .map(|(i, d)| {
-                        (
-                            conditions(&profiles[d.0 as usize].0, &hours).p_online,
-                            i,
-                        )
-                    })
+                    .map(|(i, d)| (conditions(&profiles[d.0 as usize].0, &hours).p_online, i))
                     .collect();
                 scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
                 let mut take: Vec<usize> = scored.iter().take(n as usize).map(|x| x.1).collect();
@@ -263,7 +261,11 @@ pub fn assign(
                 let need_s = (need * 3600.0).ceil() as i64;
                 // Stagger only single-slot downloads on a grid of at most an hour: the
                 // window then stays in the slot the model counted its load in.
-                let mut slack = if pl.slots == 1 && p.grid.slot_minutes <= 60 { (slot_len - need_s).max(0) } else { 0 };
+                let mut slack = if pl.slots == 1 && p.grid.slot_minutes <= 60 {
+                    (slot_len - need_s).max(0)
+                } else {
+                    0
+                };
                 if let Some(l) = cycle_limit {
                     slack = slack.min(l.max(0));
                 }
