@@ -100,7 +100,7 @@ fn apply(dir: &Path, m: &Mutation) {
             col,
             value,
         } => {
-            let s = fs::read_to_string(path(*file)).unwrap();
+            let s = String::from_utf8_lossy(&fs::read(path(*file)).unwrap()).into_owned();
             let mut lines: Vec<String> = s.lines().map(String::from).collect();
             if let Some(l) = lines.get_mut(*line) {
                 let mut cells: Vec<String> = l.split(',').map(String::from).collect();

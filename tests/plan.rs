@@ -106,7 +106,7 @@ fn parquet_plan_matches_csv() {
         .unwrap()
         .str()
         .unwrap()
-        .into_iter()
+        .iter()
         .map(|s| s.unwrap().to_string())
         .collect();
     assert_eq!(
@@ -134,6 +134,7 @@ h.setOptionValue("output_flag", False)
 h.readModel(sys.argv[1])
 h.run()
 print(h.getInfo().objective_function_value)
+
 "#;
     let o = std::process::Command::new("python3")
         .arg("-c")
@@ -146,7 +147,16 @@ print(h.getInfo().objective_function_value)
         "highspy re-solve failed (pip install highspy): {}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let obj: f64 = String::from_utf8_lossy(&o.stdout).trim().parse().unwrap();
+    // HiGHS prints its banner on stdout before the options take effect: the objective is
+    // the last line.
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let obj: f64 = stdout
+        .lines()
+        .last()
+        .unwrap_or("")
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{stdout}"));
     let reported = s["lp"]["objective"].as_f64().unwrap();
     assert!(
         (obj - reported).abs() <= 1e-4 * reported.abs().max(1.0),

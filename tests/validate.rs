@@ -299,13 +299,13 @@ fn deadline_not_after_start() {
 
 #[test]
 fn slot_minutes_must_divide_the_hour_or_day() {
-    let errs = errors_after(|d| edit(d, "scenario.toml", "slot_minutes = 60", "slot_minutes = 45"));
+    let errs = errors_after(|d| edit(d, "scenario.toml", "slot_minutes = 60", "slot_minutes = 50"));
     expect(
         &errs,
         "scenario.toml",
         None,
         "slot_minutes",
-        Some("45"),
+        Some("50"),
         "must divide 60 or 1440",
     );
 }
