@@ -260,6 +260,7 @@ fn hour_of_week_is_local_across_dst_and_odd_offsets() {
         );
         let f = fit(s, &b);
         let p = profile(&f, device);
+        #[allow(clippy::needless_range_loop)] // h is the hour of week asserted on
         for h in 0..HOURS_PER_WEEK {
             if h == TARGET {
                 assert!(

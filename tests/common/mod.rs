@@ -141,8 +141,8 @@ pub fn check_invariants(scenario_dir: &Path, out: &Path) -> serde_json::Value {
         .enumerate()
         .map(|(i, w)| (w["name"].as_str().unwrap(), i))
         .collect();
-    let mut wave_span: Vec<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)> =
-        vec![(None, None); waves.len()];
+    type Span = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+    let mut wave_span: Vec<Span> = vec![(None, None); waves.len()];
     for r in &plan {
         let d = by_id[r["device_id"].as_str()];
         let (ws, we) = (ts(&r["window_start"]), ts(&r["window_end"]));
