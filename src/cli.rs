@@ -229,9 +229,26 @@ fn plan(a: &PlanArgs) -> ExitCode {
     timings.coverage_seconds = clock.elapsed().as_secs_f64();
     let clock = std::time::Instant::now();
     let s = &loaded.scenario;
+    let steps: std::cell::RefCell<Vec<(String, std::time::Instant)>> = Default::default();
     let result = crate::plan::plan(s, &coverage, &opts, &|step| {
+        steps
+            .borrow_mut()
+            .push((step.to_string(), std::time::Instant::now()));
         pb.set_message(step.to_string())
     });
+    let end = std::time::Instant::now();
+    let steps = steps.into_inner();
+    timings.plan_steps = steps
+        .iter()
+        .enumerate()
+        .map(|(i, (name, t))| {
+            let next = steps.get(i + 1).map_or(end, |n| n.1);
+            crate::output::StepTiming {
+                step: name.clone(),
+                seconds: (next - *t).as_secs_f64(),
+            }
+        })
+        .collect();
     let plan = match result {
         Ok(p) => p,
         Err(e) => {
@@ -257,8 +274,8 @@ fn plan(a: &PlanArgs) -> ExitCode {
             }
         }
     }
-    let written =
-        crate::output::write_plan(&a.out, s, &plan, coverage.source, timings).and_then(|_| {
+    let written = crate::output::write_plan(&a.out, s, &plan, coverage.source, timings.clone())
+        .and_then(|_| {
             if a.format == PlanFormat::Parquet {
                 crate::ingest::export::write_plan_parquet(&a.out.join("plan.parquet"), s, &plan)
             } else {

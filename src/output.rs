@@ -134,12 +134,20 @@ pub struct Summary {
 
 /// Wall-clock seconds per step (filled by the front end; `write_seconds` covers
 /// plan.csv and unscheduled.csv).
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Timings {
     pub read_seconds: f64,
     pub coverage_seconds: f64,
     pub plan_seconds: f64,
     pub write_seconds: f64,
+    /// `plan_seconds` split by the planner's steps, in order.
+    pub plan_steps: Vec<StepTiming>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StepTiming {
+    pub step: String,
+    pub seconds: f64,
 }
 
 pub fn summary(s: &Scenario, plan: &Plan, source: coverage::Source, timings: Timings) -> Summary {

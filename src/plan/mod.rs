@@ -144,7 +144,8 @@ pub fn plan(
 ) -> Result<Plan, PlanError> {
     let grid = Grid::new(s.start, s.deadline, s.slot_minutes);
     progress("assigning waves");
-    let (wave_of, wave_notes) = waves::assign_waves(s);
+    let rank = id_rank(s);
+    let (wave_of, wave_notes) = waves::assign_waves(s, &rank);
     progress("resolving coverage profiles");
     let profiles = prepare::resolve_profiles(s, coverage);
     let mut rows: Vec<PlanRow> = Vec::new();
@@ -218,6 +219,8 @@ pub fn plan(
         let (scheduled, left) = round::assign(s, &prepared, &profiles, &counts);
         let round_seconds = t1.elapsed().as_secs_f64();
         let mut wave_rows = Vec::with_capacity(scheduled.len());
+        let mut cycle_cache: std::collections::HashMap<(PoolId, usize), Instant> =
+            Default::default();
         for sc in scheduled {
             let c = &prepared.cohorts[sc.cohort];
             let pool = s.pool(c.key.pool);
@@ -231,10 +234,15 @@ pub fn plan(
                 window_end: sc.window_end,
                 p_success: sc.p_success,
                 throughput_kbps: sc.throughput_kbps,
-                billing_cycle_start: c
-                    .zone_price
-                    .is_none()
-                    .then(|| crate::billing::cycle_start_containing(pool, sc.window_start)),
+                // A download stays in the billing cycle of its slot's start (the stagger
+                // never crosses a cycle boundary), so one lookup per pool and slot.
+                billing_cycle_start: c.zone_price.is_none().then(|| {
+                    *cycle_cache
+                        .entry((c.key.pool, c.placements[sc.placement].slot))
+                        .or_insert_with(|| {
+                            crate::billing::cycle_start_containing(pool, sc.window_start)
+                        })
+                }),
             });
         }
         for (d, ci) in left {
@@ -298,16 +306,8 @@ pub fn plan(
         }
         rows.extend(wave_rows);
     }
-    rows.sort_by(|a, b| {
-        s.devices[a.device.0 as usize]
-            .id
-            .cmp(&s.devices[b.device.0 as usize].id)
-    });
-    unscheduled.sort_by(|a, b| {
-        s.devices[a.device.0 as usize]
-            .id
-            .cmp(&s.devices[b.device.0 as usize].id)
-    });
+    rows.sort_unstable_by_key(|r| rank[r.device.0 as usize]);
+    unscheduled.sort_unstable_by_key(|u| rank[u.device.0 as usize]);
     progress("accounting");
     let downloads: Vec<Download> = rows.iter().map(|r| download_of(s, r)).collect();
     let accounting = evaluate::account(s, &downloads, &[], load_grid(s));
@@ -321,6 +321,21 @@ pub fn plan(
         models,
         wave_notes,
     })
+}
+
+/// Each device's position when devices are sorted by id (outputs are in id order).
+pub fn id_rank(s: &Scenario) -> Vec<u32> {
+    let n = s.devices.len();
+    if s.devices.windows(2).all(|w| w[0].id <= w[1].id) {
+        return (0..n as u32).collect();
+    }
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    order.sort_unstable_by(|&a, &b| s.devices[a as usize].id.cmp(&s.devices[b as usize].id));
+    let mut rank = vec![0u32; n];
+    for (pos, &i) in order.iter().enumerate() {
+        rank[i as usize] = pos as u32;
+    }
+    rank
 }
 
 fn accumulate(total: &mut LpReport, w: &LpReport) {

@@ -5,27 +5,19 @@
 //! wave without a region is confined to the region with the most candidates when one
 //! region can fill it. Deterministic for a scenario. Pure.
 
-use crate::domain::{Device, Scenario, WaveSelect, WaveSize};
-use std::collections::{BTreeMap, BTreeSet};
-
-fn strata(d: &Device) -> [(&'static str, String); 4] {
-    [
-        ("hardware", d.hardware.clone().unwrap_or_default()),
-        ("current_version", d.current_version.clone()),
-        ("radio", d.radio.as_str().to_string()),
-        ("pool", d.pool.0.to_string()),
-    ]
-}
+use crate::domain::{Scenario, WaveSelect, WaveSize};
+use std::collections::{BTreeMap, HashMap};
 
 /// The wave of each device (`None` for devices already on the release) and notes that
-/// explain the choices (region picked, strata a canary could not cover).
-pub fn assign_waves(s: &Scenario) -> (Vec<Option<usize>>, Vec<String>) {
+/// explain the choices (region picked, strata a canary could not cover). `rank` orders
+/// devices by id ([`super::id_rank`]).
+pub fn assign_waves(s: &Scenario, rank: &[u32]) -> (Vec<Option<usize>>, Vec<String>) {
     let mut wave_of: Vec<Option<usize>> = vec![None; s.devices.len()];
     let mut notes = Vec::new();
     let mut needing: Vec<usize> = (0..s.devices.len())
         .filter(|&i| s.devices[i].current_version != s.release)
         .collect();
-    needing.sort_by(|&a, &b| s.devices[a].id.cmp(&s.devices[b].id));
+    needing.sort_by_key(|&i| rank[i]);
     let n_needing = needing.len();
     let n_waves = s.waves.len();
     for (wi, w) in s.waves.iter().enumerate() {
@@ -99,56 +91,71 @@ fn pick_canaries(
     wave: &str,
     notes: &mut Vec<String>,
 ) -> Vec<usize> {
-    let all: BTreeSet<(&'static str, String)> =
-        fleet.iter().flat_map(|&i| strata(&s.devices[i])).collect();
-    let mut uncovered = all.clone();
-    let mut chosen = Vec::new();
-    let mut left: Vec<usize> = cand.to_vec();
+    // Strata as small ids (kind, value), computed once per device without copies.
+    const KINDS: [&str; 4] = ["hardware", "current_version", "radio", "pool"];
+    let mut ids: HashMap<(usize, &str), usize> = HashMap::new();
+    let mut names: Vec<(usize, &str)> = Vec::new();
+    let mut strata_of = |i: usize| -> [usize; 4] {
+        let d = &s.devices[i];
+        let values = [
+            d.hardware.as_deref().unwrap_or(""),
+            d.current_version.as_str(),
+            d.radio.as_str(),
+            s.pools[d.pool.0 as usize].id.as_str(),
+        ];
+        std::array::from_fn(|k| {
+            *ids.entry((k, values[k])).or_insert_with(|| {
+                names.push((k, values[k]));
+                names.len() - 1
+            })
+        })
+    };
+    for &i in fleet {
+        strata_of(i);
+    }
+    let cand_strata: Vec<[usize; 4]> = cand.iter().map(|&i| strata_of(i)).collect();
+    let mut uncovered = vec![true; names.len()];
+    let mut n_uncovered = names.len();
     // Depot devices first, then by id (cand is in id order).
-    left.sort_by_key(|&i| s.devices[i].depot.is_none());
+    let mut left: Vec<usize> = (0..cand.len()).collect();
+    left.sort_by_key(|&k| s.devices[cand[k]].depot.is_none());
+    let mut chosen = Vec::new();
     while chosen.len() < size && !left.is_empty() {
-        let best = left
+        // The candidate covering the most strata not yet covered (earliest on ties);
+        // once all are covered, simply the next in depot-first order.
+        let pos = if n_uncovered == 0 {
+            0
+        } else {
+            let mut best = (0, 0);
+            for (pos, &k) in left.iter().enumerate() {
+                let gain = cand_strata[k].iter().filter(|&&st| uncovered[st]).count();
+                if gain > best.0 {
+                    best = (gain, pos);
+                }
+            }
+            best.1
+        };
+        let k = left.remove(pos);
+        for &st in &cand_strata[k] {
+            if uncovered[st] {
+                uncovered[st] = false;
+                n_uncovered -= 1;
+            }
+        }
+        chosen.push(cand[k]);
+    }
+    if n_uncovered > 0 {
+        let mut list: Vec<String> = names
             .iter()
             .enumerate()
-            .map(|(pos, &i)| {
-                (
-                    strata(&s.devices[i])
-                        .iter()
-                        .filter(|st| uncovered.contains(*st))
-                        .count(),
-                    pos,
-                )
-            })
-            .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
-        let Some((_, pos)) = best else { break };
-        let i = left.remove(pos);
-        for st in strata(&s.devices[i]) {
-            uncovered.remove(&st);
-        }
-        chosen.push(i);
-    }
-    if !uncovered.is_empty() {
-        let list: Vec<String> = uncovered
-            .iter()
-            .map(|(k, v)| {
-                if *k == "pool" {
-                    format!("pool={}", pool_name(s, v))
-                } else {
-                    format!("{k}={v}")
-                }
-            })
+            .filter(|(id, _)| uncovered[*id])
+            .map(|(_, (k, v))| format!("{}={}", KINDS[*k], if v.is_empty() { "(none)" } else { v }))
             .collect();
+        list.sort();
         notes.push(format!(
             "wave {wave}: strata not covered by the canaries: {}",
             list.join(", ")
         ));
     }
     chosen
-}
-
-fn pool_name(s: &Scenario, idx: &str) -> String {
-    idx.parse::<usize>()
-        .ok()
-        .and_then(|i| s.pools.get(i))
-        .map_or_else(|| idx.to_string(), |p| p.id.clone())
 }
