@@ -136,13 +136,7 @@ mod tests {
     use super::*;
     use crate::domain::CapBehaviour;
     use crate::units::PricePerMb;
-    use chrono::{DateTime, Utc};
-
-    fn utc(s: &str) -> Instant {
-        DateTime::parse_from_rfc3339(s)
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap()
-    }
+    use crate::units::test_utc as utc;
 
     fn pool(day: u32, tz: &str) -> Pool {
         Pool {

@@ -135,6 +135,14 @@ impl fmt::Display for LocalTime {
     }
 }
 
+/// Parses an RFC 3339 instant in tests.
+#[cfg(test)]
+pub(crate) fn test_utc(s: &str) -> Instant {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

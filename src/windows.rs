@@ -229,13 +229,8 @@ pub fn local_to_utc_first_at_or_after(tz: Tz, local: NaiveDateTime) -> Instant {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{DateTime, Utc};
+    use crate::units::test_utc as utc;
 
-    fn utc(s: &str) -> Instant {
-        DateTime::parse_from_rfc3339(s)
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap()
-    }
     fn set(ws: &[&str]) -> WindowSet {
         WindowSet::new(ws.iter().map(|w| LocalWindow::parse(w).unwrap()).collect())
     }

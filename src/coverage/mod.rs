@@ -176,13 +176,7 @@ impl CoverageModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{DateTime, Utc};
-
-    fn utc(s: &str) -> Instant {
-        DateTime::parse_from_rfc3339(s)
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap()
-    }
+    use crate::units::test_utc as utc;
 
     #[test]
     fn hour_of_week_follows_local_clock() {

@@ -200,6 +200,29 @@ fn unknown_ref(
     d
 }
 
+/// Gives `name` the next index of its table; a name seen before is reported.
+fn register(
+    ix: &mut HashMap<String, u32>,
+    name: &str,
+    t: &Table,
+    row0: usize,
+    col: &str,
+    diags: &mut Diagnostics,
+) -> bool {
+    if ix.contains_key(name) {
+        diags.push(
+            Diagnostic::error(&t.file, format!("duplicate {col}"))
+                .row(row0 + 1)
+                .column(col)
+                .value(name),
+        );
+        return false;
+    }
+    let next = ix.len() as u32;
+    ix.insert(name.to_string(), next);
+    true
+}
+
 /// Required cell: reports an empty one.
 fn need<T>(t: &Table, row0: usize, col: &str, v: V<T>, diags: &mut Diagnostics) -> Option<T> {
     match v {
@@ -286,16 +309,9 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
             let (Some(name), Some(c)) = (name, c) else {
                 continue;
             };
-            if region_ix.contains_key(&name) {
-                diags.push(
-                    Diagnostic::error(&t.file, "duplicate region")
-                        .row(i + 1)
-                        .column("region")
-                        .value(name),
-                );
+            if !register(&mut region_ix, &name, t, i, "region", diags) {
                 continue;
             }
-            region_ix.insert(name.clone(), regions.len() as u32);
             regions.push(Region {
                 name,
                 capacity_mb_per_hour: c,
@@ -430,16 +446,9 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
             else {
                 continue;
             };
-            if pool_ix.contains_key(&id) {
-                diags.push(
-                    Diagnostic::error(&t.file, "duplicate pool_id")
-                        .row(i + 1)
-                        .column("pool_id")
-                        .value(id),
-                );
+            if !register(&mut pool_ix, &id, t, i, "pool_id", diags) {
                 continue;
             }
-            pool_ix.insert(id.clone(), pools.len() as u32);
             pools.push(Pool {
                 id,
                 provider: prov,
