@@ -61,6 +61,16 @@ pub struct PlanArgs {
     /// No progress display.
     #[arg(long)]
     pub quiet: bool,
+    /// Do not price the baselines (global push, rate-limited, local off-peak).
+    #[arg(long)]
+    pub no_baselines: bool,
+    /// Re-plan a paused rollout: progress.csv with device_id, state
+    /// (done|failed|in_progress|pending), bytes_used [, at]. Needs --now.
+    #[arg(long, requires = "now")]
+    pub progress: Option<PathBuf>,
+    /// Re-plan from this instant (RFC 3339 with an offset); no window starts before it.
+    #[arg(long, requires = "progress")]
+    pub now: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -219,12 +229,23 @@ fn plan(a: &PlanArgs) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
+    let replan = match replan_inputs(a, &loaded.scenario, &coverage) {
+        Ok(r) => r,
+        Err(d) => {
+            pb.finish_and_clear();
+            print_diagnostics(&d, MessageFormat::Text);
+            eprintln!("{} errors; nothing was planned", d.error_count());
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
     let opts = crate::plan::PlanOptions {
         solve: crate::plan::SolveOptions {
             time_limit_seconds: a.time_limit,
             threads: a.threads,
         },
         keep_models: a.export_model.is_some(),
+        skip_baselines: a.no_baselines,
+        replan,
     };
     timings.coverage_seconds = clock.elapsed().as_secs_f64();
     let clock = std::time::Instant::now();
@@ -477,4 +498,60 @@ fn fit_coverage(a: &FitCoverageArgs) -> ExitCode {
             ExitCode::from(EXIT_INTERNAL)
         }
     }
+}
+
+/// Resolves `--progress` and `--now` into a [`crate::plan::Replan`]: reads the progress
+/// table and re-plans the original scenario once to learn the gates finished waves keep.
+fn replan_inputs(
+    a: &PlanArgs,
+    s: &crate::domain::Scenario,
+    coverage: &crate::coverage::CoverageModel,
+) -> Result<Option<crate::plan::Replan>, Diagnostics> {
+    let (Some(path), Some(now)) = (&a.progress, &a.now) else {
+        return Ok(None);
+    };
+    let now = crate::ingest::table::parse_instant(now).map_err(|msg| {
+        let mut d = Diagnostics::default();
+        d.push(crate::diag::Diagnostic::error("--now", msg).value(now.clone()));
+        d
+    })?;
+    if now >= s.deadline {
+        let mut d = Diagnostics::default();
+        d.push(
+            crate::diag::Diagnostic::error(
+                "--now",
+                "is not before the scenario's deadline: nothing is left to plan",
+            )
+            .value(crate::output::utc(now)),
+        );
+        return Err(d);
+    }
+    let progress = crate::ingest::progress::read_progress(path, s)?;
+    let original = crate::plan::plan(
+        s,
+        coverage,
+        &crate::plan::PlanOptions {
+            solve: crate::plan::SolveOptions {
+                time_limit_seconds: a.time_limit,
+                threads: a.threads,
+            },
+            keep_models: false,
+            skip_baselines: true,
+            replan: None,
+        },
+        &|_| {},
+    )
+    .map_err(|e| {
+        let mut d = Diagnostics::default();
+        d.push(crate::diag::Diagnostic::error(
+            "scenario",
+            format!("the original plan cannot be made: {e}"),
+        ));
+        d
+    })?;
+    Ok(Some(crate::plan::Replan {
+        now,
+        progress,
+        original_gates: original.waves.iter().map(|w| w.gate).collect(),
+    }))
 }

@@ -33,7 +33,7 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-pub const PLAN_COLUMNS: [&str; 16] = [
+pub const PLAN_COLUMNS: [&str; 17] = [
     "device_id",
     "wave",
     "pool_id",
@@ -50,6 +50,7 @@ pub const PLAN_COLUMNS: [&str; 16] = [
     "throughput_kbps",
     "billing_cycle_start",
     "zone",
+    "reconnect_by",
 ];
 
 /// `plan.csv` as text.
@@ -61,7 +62,7 @@ pub fn plan_csv(s: &Scenario, plan: &Plan) -> String {
         let d = &s.devices[r.device.0 as usize];
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{:.6},{:.3},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{:.6},{:.3},{},{},{}",
             csv_field(&d.id),
             csv_field(&s.waves[r.wave].name),
             csv_field(&s.pool(d.pool).id),
@@ -78,6 +79,7 @@ pub fn plan_csv(s: &Scenario, plan: &Plan) -> String {
             r.throughput_kbps,
             r.billing_cycle_start.map(utc).unwrap_or_default(),
             csv_field(d.zone.as_deref().unwrap_or("")),
+            utc(r.reconnect_by),
         );
     }
     out
@@ -124,7 +126,7 @@ pub struct Summary {
     pub regions: Vec<RegionLoad>,
     pub waves: Vec<WaveReport>,
     pub wave_notes: Vec<String>,
-    pub baselines: Vec<serde_json::Value>,
+    pub baselines: Vec<crate::plan::baselines::BaselineReport>,
     pub stop_rules: crate::domain::StopRules,
     /// How expected bytes and success were modelled (so a reader can re-derive them).
     pub model_notes: Vec<String>,
@@ -225,7 +227,18 @@ pub fn summary(s: &Scenario, plan: &Plan, source: coverage::Source, timings: Tim
         regions,
         waves,
         wave_notes: plan.wave_notes.clone(),
-        baselines: Vec::new(),
+        baselines: plan
+            .baselines
+            .iter()
+            .map(|b| {
+                let mut b = b.clone();
+                for v in [&mut b.cost.total, &mut b.cost.overage, &mut b.cost.zone, &mut b.cost.congestion, &mut b.cost.risk, &mut b.cost.lateness, &mut b.plan_saves] {
+                    *v = money(*v);
+                }
+                b.peak_mb_per_hour = mb(b.peak_mb_per_hour);
+                b
+            })
+            .collect(),
         stop_rules: s.stop_rules.clone(),
         model_notes: vec![
             format!(

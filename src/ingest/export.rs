@@ -76,6 +76,11 @@ pub fn write_plan_parquet(path: &Path, s: &Scenario, plan: &Plan) -> io::Result<
             rows.iter().map(|r| r.billing_cycle_start.map(ms)).collect(),
         )
         .map_err(to_io)?,
+        ts(
+            "reconnect_by",
+            rows.iter().map(|r| Some(ms(r.reconnect_by))).collect(),
+        )
+        .map_err(to_io)?,
         Column::new(
             "zone".into(),
             rows.iter()

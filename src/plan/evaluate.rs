@@ -85,12 +85,23 @@ pub struct LoadGrid {
     pub slot_minutes: u32,
 }
 
-/// Prices `downloads`. `already` lists update MB billed before planning per
-/// (pool, instant) — bytes of re-planned devices already spent.
+/// Update bytes spent before planning (re-planning after a pause): what devices that
+/// are done, failed or downloading have already used.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spent {
+    pub pool: PoolId,
+    /// `None` = home zone (billed to the pool's cycle containing `at`); `Some(price)` =
+    /// roaming, billed at the zone rate.
+    pub zone_price: Option<f64>,
+    pub at: Instant,
+    pub mb: f64,
+}
+
+/// Prices `downloads` plus the bytes already `spent`.
 pub fn account(
     s: &Scenario,
     downloads: &[Download],
-    already: &[(PoolId, Instant, f64)],
+    spent: &[Spent],
     grid: LoadGrid,
 ) -> Accounting {
     let mut cost = CostBreakdown::default();
@@ -118,10 +129,15 @@ pub fn account(
         cost.lateness +=
             billing::days(s.start, d.window_start).max(0.0) * s.weights.lateness_per_device_day;
     }
-    for &(p, t, mb) in already {
-        let pi = p.0 as usize;
-        if let Some(ci) = billing::cycle_index(&cycles[pi], t) {
-            already_mb[pi][ci] += mb;
+    for sp in spent {
+        match sp.zone_price {
+            Some(price) => cost.zone += sp.mb * price,
+            None => {
+                let pi = sp.pool.0 as usize;
+                if let Some(ci) = billing::cycle_index(&cycles[pi], sp.at) {
+                    already_mb[pi][ci] += sp.mb;
+                }
+            }
         }
     }
     for (pi, pool) in s.pools.iter().enumerate() {

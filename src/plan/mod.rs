@@ -3,6 +3,7 @@
 //! LP, solve it with HiGHS, round to whole devices, give each device its window, and
 //! account the result from its rows. Pure apart from the solver call; no file I/O.
 
+pub mod baselines;
 pub mod evaluate;
 pub mod lp;
 pub mod model;
@@ -22,12 +23,63 @@ use std::time::Instant as Clock;
 
 pub use solve::{SolveError, SolveOptions, Status};
 
+/// Where a device stands when a paused rollout is re-planned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceState {
+    /// On the release: not planned again.
+    Done,
+    /// Its download failed: planned again; the failed attempt's bytes are paid.
+    Failed,
+    /// Downloading now: not planned again; its bytes so far are counted.
+    InProgress,
+    /// Not started: planned.
+    Pending,
+}
+
+impl DeviceState {
+    pub fn parse(s: &str) -> Option<DeviceState> {
+        match s {
+            "done" => Some(DeviceState::Done),
+            "failed" => Some(DeviceState::Failed),
+            "in_progress" => Some(DeviceState::InProgress),
+            "pending" => Some(DeviceState::Pending),
+            _ => None,
+        }
+    }
+}
+
+/// One row of `progress.csv`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    pub device: DeviceIdx,
+    pub state: DeviceState,
+    pub bytes_used: u64,
+    /// When those bytes were used (their billing cycle); `None` = just before `now`.
+    pub at: Option<Instant>,
+    /// Row in progress.csv (for messages).
+    pub row: usize,
+}
+
+/// Re-planning the rest of a paused rollout.
+#[derive(Debug, Clone)]
+pub struct Replan {
+    /// The horizon starts here: no window starts before it.
+    pub now: Instant,
+    pub progress: Vec<Progress>,
+    /// The gates of the original plan, kept by waves that are finished.
+    pub original_gates: Vec<Option<Instant>>,
+}
+
 /// Options of one planning run.
 #[derive(Debug, Clone, Default)]
 pub struct PlanOptions {
     pub solve: SolveOptions,
     /// Keep the LP of every wave (for `--export-model`).
     pub keep_models: bool,
+    /// Skip pricing the baselines (global push, rate-limited, local off-peak).
+    pub skip_baselines: bool,
+    /// Re-plan from `now` given progress (None = a fresh plan).
+    pub replan: Option<Replan>,
 }
 
 /// One row of `plan.csv`.
@@ -44,6 +96,47 @@ pub struct PlanRow {
     pub throughput_kbps: f64,
     /// Start of the pool cycle containing `window_start`; `None` for roaming devices.
     pub billing_cycle_start: Option<Instant>,
+    /// When the orchestrator should have heard from the device after installing: window
+    /// end + install time + `reconnect_minutes`, moved to the next hour the device is
+    /// expected online.
+    pub reconnect_by: Instant,
+}
+
+/// Minutes a device needs to install and reboot after its download (when
+/// `[stop_rules] install_minutes` does not say).
+pub const DEFAULT_INSTALL_MINUTES: f64 = 10.0;
+/// Minutes to reconnect after reboot (when `[stop_rules] reconnect_minutes` does not say).
+pub const DEFAULT_RECONNECT_MINUTES: f64 = 30.0;
+
+/// The "fails to reconnect after reboot within the expected window" deadline of one
+/// device: its window end plus install and reconnect time, and if that lands in an hour
+/// the device is not expected online (p_online < 0.5), the end of the next hour it is.
+pub fn reconnect_by(
+    s: &Scenario,
+    profile: &crate::coverage::Profile,
+    tz: chrono_tz::Tz,
+    window_end: Instant,
+) -> Instant {
+    let install = s
+        .stop_rules
+        .other
+        .get("install_minutes")
+        .and_then(|v| v.as_f64())
+        .unwrap_or(DEFAULT_INSTALL_MINUTES);
+    let reconnect = s
+        .stop_rules
+        .reconnect_minutes
+        .unwrap_or(DEFAULT_RECONNECT_MINUTES);
+    let mut t =
+        window_end + chrono::Duration::seconds(((install + reconnect) * 60.0).round() as i64);
+    for _ in 0..crate::coverage::HOURS_PER_WEEK {
+        if profile[crate::coverage::hour_of_week(tz, t)].p_online >= 0.5 {
+            return t;
+        }
+        // Jump to the end of the next local hour.
+        t += chrono::Duration::hours(1);
+    }
+    t
 }
 
 /// One row of `unscheduled.csv`.
@@ -86,6 +179,8 @@ pub struct WaveReport {
     pub soak_hours: f64,
     /// Earliest start allowed (the previous wave's gate, a pinned start, or `start`).
     pub earliest_start: Instant,
+    /// The stop rules the orchestrator applies while this wave soaks.
+    pub stop_rules: crate::domain::StopRules,
     pub lp: LpReport,
 }
 
@@ -101,6 +196,8 @@ pub struct Plan {
     /// The LP of each wave, when asked for.
     pub models: Vec<(String, lp::Lp)>,
     pub wave_notes: Vec<String>,
+    /// What the fleet would otherwise have done, priced the same way.
+    pub baselines: Vec<baselines::BaselineReport>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -153,21 +250,97 @@ pub fn plan(
     let mut up_to_date = 0;
     let mut wave_reports = Vec::new();
     let mut models = Vec::new();
-    let mut already: Vec<(PoolId, Instant, f64)> = Vec::new();
+    // Re-planning: who is still to plan, and the bytes already spent.
+    let mut state = vec![DeviceState::Pending; s.devices.len()];
+    let mut spent: Vec<evaluate::Spent> = Vec::new();
+    let now = opts.replan.as_ref().map_or(s.start, |r| r.now.max(s.start));
+    if let Some(r) = &opts.replan {
+        for p in &r.progress {
+            state[p.device.0 as usize] = p.state;
+            if p.bytes_used > 0 {
+                let d = &s.devices[p.device.0 as usize];
+                spent.push(evaluate::Spent {
+                    pool: d.pool,
+                    zone_price: d
+                        .zone
+                        .as_ref()
+                        .and_then(|z| s.pool(d.pool).zone_rates.get(z).map(|x| x.0)),
+                    at: p.at.unwrap_or(r.now - chrono::Duration::seconds(1)),
+                    mb: p.bytes_used as f64 / 1e6,
+                });
+            }
+            let reason = match p.state {
+                DeviceState::Done => Some(format!(
+                    "done before {} (progress.csv row {})",
+                    crate::output::utc(r.now),
+                    p.row
+                )),
+                DeviceState::InProgress => Some(format!(
+                    "downloading at {} (progress.csv row {}); not planned again",
+                    crate::output::utc(r.now),
+                    p.row
+                )),
+                _ => None,
+            };
+            if let Some(reason) = reason
+                && s.devices[p.device.0 as usize].current_version != s.release
+            {
+                unscheduled.push(UnscheduledRow {
+                    device: p.device,
+                    reason,
+                });
+            }
+        }
+    }
+    let mut already: Vec<(PoolId, Instant, f64)> = spent
+        .iter()
+        .filter(|sp| sp.zone_price.is_none())
+        .map(|sp| (sp.pool, sp.at, sp.mb))
+        .collect();
     let mut earliest = s.start;
+    let mut up_to_date_reported = false;
     let mut total = LpReport::default();
     let n_waves = s.waves.len();
     for (wi, wave) in s.waves.iter().enumerate() {
         let last = wi + 1 == n_waves;
-        let from = wave.pinned_start.map_or(earliest, |p| p.max(earliest));
+        let from = wave
+            .pinned_start
+            .map_or(earliest, |p| p.max(earliest))
+            .max(now);
         let from_slot = grid_slot_at_or_after(&grid, from);
+        let to_plan = |i: usize| matches!(state[i], DeviceState::Pending | DeviceState::Failed);
         let assignment = Assignment {
             wave: wave_of
                 .iter()
-                .map(|w| (*w == Some(wi)).then_some(wi))
+                .enumerate()
+                .map(|(i, w)| (*w == Some(wi) && to_plan(i)).then_some(wi))
                 .collect(),
             span: vec![(from_slot, grid.n); s.devices.len()],
         };
+        // A wave whose devices are all done (or downloading) is finished: it keeps the
+        // gate of the original plan.
+        if let Some(r) = &opts.replan {
+            let members = wave_of.iter().filter(|w| **w == Some(wi)).count();
+            let open = assignment.wave.iter().filter(|w| w.is_some()).count();
+            if members > 0 && open == 0 {
+                let gate = r.original_gates.get(wi).copied().flatten();
+                wave_reports.push(WaveReport {
+                    name: wave.name.clone(),
+                    devices: 0,
+                    start: None,
+                    end: None,
+                    gate,
+                    soak_hours: wave.soak_hours,
+                    earliest_start: from,
+                    stop_rules: s.stop_rules.clone(),
+                    lp: LpReport::default(),
+                });
+                if let Some(g) = gate {
+                    earliest = earliest.max(g);
+                }
+                continue;
+            }
+        }
         progress(&format!("wave {}: preparing cohorts", wave.name));
         let t0 = Clock::now();
         // Every wave but the last completes as early as windows and capacity allow.
@@ -176,15 +349,17 @@ pub fn plan(
         } else {
             s.weights.lateness_per_device_day.max(1.0)
         };
-        let prepared = prepare::prepare(s, &profiles, grid, &assignment, wi == 0);
-        if wi == 0 {
+        let first_prepare = !up_to_date_reported;
+        up_to_date_reported = true;
+        let prepared = prepare::prepare(s, &profiles, grid, &assignment, first_prepare);
+        if first_prepare {
             up_to_date = prepared.up_to_date;
         }
         // Devices already on the release are reported once; any other pre-check failure
         // belongs to this wave's devices.
         for u in &prepared.unscheduled {
             let on_release = s.devices[u.device.0 as usize].current_version == s.release;
-            if wi == 0 || !on_release {
+            if first_prepare || !on_release {
                 unscheduled.push(UnscheduledRow {
                     device: u.device,
                     reason: u.reason.clone(),
@@ -243,6 +418,12 @@ pub fn plan(
                             crate::billing::cycle_start_containing(pool, sc.window_start)
                         })
                 }),
+                reconnect_by: reconnect_by(
+                    s,
+                    &profiles[sc.device.0 as usize].0,
+                    c.tz,
+                    sc.window_end,
+                ),
             });
         }
         for (d, ci) in left {
@@ -296,6 +477,7 @@ pub fn plan(
             gate,
             soak_hours: wave.soak_hours,
             earliest_start: from,
+            stop_rules: s.stop_rules.clone(),
             lp: lp_report,
         });
         if opts.keep_models {
@@ -306,11 +488,29 @@ pub fn plan(
         }
         rows.extend(wave_rows);
     }
+    if !up_to_date_reported {
+        // Every wave was finished (re-planning): still report devices on the release.
+        for (i, d) in s.devices.iter().enumerate() {
+            if d.current_version == s.release {
+                up_to_date += 1;
+                unscheduled.push(UnscheduledRow {
+                    device: DeviceIdx(i as u32),
+                    reason: format!("already on {}", s.release),
+                });
+            }
+        }
+    }
     rows.sort_unstable_by_key(|r| rank[r.device.0 as usize]);
     unscheduled.sort_unstable_by_key(|u| rank[u.device.0 as usize]);
     progress("accounting");
     let downloads: Vec<Download> = rows.iter().map(|r| download_of(s, r)).collect();
-    let accounting = evaluate::account(s, &downloads, &[], load_grid(s));
+    let accounting = evaluate::account(s, &downloads, &spent, load_grid(s));
+    let baselines = if opts.skip_baselines || opts.replan.is_some() {
+        Vec::new()
+    } else {
+        progress("pricing the baselines");
+        baselines::baselines(s, &profiles, &wave_of, &rank, accounting.cost.total)
+    };
     Ok(Plan {
         rows,
         unscheduled,
@@ -320,6 +520,7 @@ pub fn plan(
         waves: wave_reports,
         models,
         wave_notes,
+        baselines,
     })
 }
 

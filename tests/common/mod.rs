@@ -106,6 +106,16 @@ fn close(a: f64, b: f64, what: &str) {
 /// Checks every invariant of the contract on a written plan, with the tests' own
 /// arithmetic. Returns the summary.
 pub fn check_invariants(scenario_dir: &Path, out: &Path) -> serde_json::Value {
+    check_invariants_with(scenario_dir, out, 0.0)
+}
+
+/// As [`check_invariants`], with zone charges of bytes spent before a re-plan (which
+/// no row of plan.csv carries).
+pub fn check_invariants_with(
+    scenario_dir: &Path,
+    out: &Path,
+    spent_zone_cost: f64,
+) -> serde_json::Value {
     let loaded = read_scenario(scenario_dir).unwrap_or_else(|d| panic!("{d}"));
     let s = &loaded.scenario;
     let plan = read_csv(&out.join("plan.csv"));
@@ -215,7 +225,7 @@ pub fn check_invariants(scenario_dir: &Path, out: &Path) -> serde_json::Value {
 
     // 6 & 7. Pools: update per cycle from rows; caps; overage priced through tiers.
     let mut update: BTreeMap<(String, String), f64> = BTreeMap::new();
-    let (mut zone, mut risk, mut late) = (0.0, 0.0, 0.0);
+    let (mut zone, mut risk, mut late) = (spent_zone_cost, 0.0, 0.0);
     for r in &plan {
         let d = by_id[r["device_id"].as_str()];
         let mb = f(r, "expected_bytes") / 1e6;
