@@ -66,6 +66,14 @@ pub fn open_history(path: &Path, file: &str) -> Result<History, Diagnostics> {
             Diagnostic::error(file, "file not found").value(path.display().to_string())
         ));
     }
+    if format == Format::Parquet
+        && let Err(msg) = super::parquet_guard::check_parquet(path)
+    {
+        return Err(one(Diagnostic::error(
+            file,
+            format!("cannot be read as Parquet: {msg}"),
+        )));
+    }
     let p = path.to_path_buf();
     let opened = catch_unwind(AssertUnwindSafe(
         || -> PolarsResult<(LazyFrame, SchemaRef)> {

@@ -4,6 +4,7 @@
 
 pub mod coverage;
 pub mod export;
+pub mod parquet_guard;
 pub mod progress;
 pub mod table;
 pub mod toml_doc;

@@ -62,6 +62,14 @@ pub fn read_table(path: &Path, file: &str) -> Result<Table, Diagnostic> {
             .value(path.display().to_string())
             .hint("paths in [tables] are relative to the scenario folder"));
     }
+    if format == Format::Parquet
+        && let Err(msg) = super::parquet_guard::check_parquet(path)
+    {
+        return Err(Diagnostic::error(
+            file,
+            format!("cannot be read as Parquet: {msg}"),
+        ));
+    }
     let p = path.to_path_buf();
     let result = catch_unwind(AssertUnwindSafe(|| -> PolarsResult<DataFrame> {
         match format {
