@@ -390,7 +390,7 @@ pub fn plan(
         let t1 = Clock::now();
         let mut counts = round::round_counts(&m, &prepared, &solved.values);
         let repaired = round::repair_hard_limits(s, &m, &prepared, &mut counts);
-        let rounded_objective = rounded_objective(&m, &prepared, &counts);
+        let rounded_objective = rounded_objective(&m, &counts);
         let (scheduled, left) = round::assign(s, &prepared, &profiles, &counts);
         let round_seconds = t1.elapsed().as_secs_f64();
         let mut wave_rows = Vec::with_capacity(scheduled.len());
@@ -580,7 +580,7 @@ fn grid_slot_at_or_after(grid: &Grid, t: Instant) -> usize {
 
 /// The LP objective of the rounded counts, with the model's own (cohort-level)
 /// coefficients: the honest measure of what rounding cost against the LP bound.
-fn rounded_objective(m: &model::PlanModel, p: &Prepared, counts: &round::Counts) -> f64 {
+fn rounded_objective(m: &model::PlanModel, counts: &round::Counts) -> f64 {
     // Fix x and u, then the cheapest overage/excess columns given them.
     let mut x = vec![0.0; m.lp.cols.len()];
     for (ci, cols) in m.x.iter().enumerate() {
@@ -591,12 +591,10 @@ fn rounded_objective(m: &model::PlanModel, p: &Prepared, counts: &round::Counts)
     }
     let mut total = m.lp.objective(&x);
     // Overage: fill segments in order up to the usage above allowance.
-    for (yi, pc) in m.pool_cycles.iter().enumerate() {
-        let row =
-            m.lp.rows
-                .iter()
-                .find(|r| r.name == format!("overage_p{}_y{yi}", pc.pool));
-        let Some(row) = row else { continue };
+    for pc in &m.pool_cycles {
+        let Some(row) = pc.overage_row.map(|r| &m.lp.rows[r]) else {
+            continue;
+        };
         let update: f64 = row
             .coefs
             .iter()
@@ -627,7 +625,6 @@ fn rounded_objective(m: &model::PlanModel, p: &Prepared, counts: &round::Counts)
             total += (load - r.ub).max(0.0) * m.lp.cols[ex].cost;
         }
     }
-    let _ = p;
     total
 }
 

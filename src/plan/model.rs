@@ -23,6 +23,8 @@ pub struct PoolCycle {
     pub segments: Vec<usize>,
     /// Largest update MB the hard cap leaves (None when the pool has no hard cap).
     pub cap_room_mb: Option<f64>,
+    /// The row "Σ segments ≥ usage − allowance", when the cycle has segments.
+    pub overage_row: Option<usize>,
 }
 
 /// The model and its index.
@@ -65,7 +67,7 @@ pub fn build(s: &Scenario, p: &Prepared, inputs: &ModelInputs) -> PlanModel {
     };
     placement_columns(&mut m, s, p);
     every_device_is_placed_or_reported(&mut m, p);
-    pool_cycles(&mut m, s, p, inputs);
+    pool_cycles(&mut m, s, inputs);
     overage_is_usage_above_allowance(&mut m, s, p);
     regional_load_above_capacity_is_congestion(&mut m, s, p);
     m
@@ -129,7 +131,9 @@ fn every_device_is_placed_or_reported(m: &mut PlanModel, p: &Prepared) {
     }
 }
 
-fn pool_cycles(m: &mut PlanModel, s: &Scenario, p: &Prepared, inputs: &ModelInputs) {
+/// One entry per pool and billing cycle overlapping the horizon, with the update MB
+/// already billed to it (earlier waves, or bytes spent before a re-plan).
+fn pool_cycles(m: &mut PlanModel, s: &Scenario, inputs: &ModelInputs) {
     for (pi, pool) in s.pools.iter().enumerate() {
         for cy in billing::cycles(pool, s.start, s.deadline) {
             let already_mb: f64 = inputs
@@ -138,13 +142,13 @@ fn pool_cycles(m: &mut PlanModel, s: &Scenario, p: &Prepared, inputs: &ModelInpu
                 .filter(|(ip, t, _)| *ip == pi && cy.start <= *t && *t < cy.end)
                 .map(|(_, _, mb)| mb)
                 .sum();
-            let _ = p;
             m.cycles_of_pool[pi].push(m.pool_cycles.len());
             m.pool_cycles.push(PoolCycle {
                 pool: pi,
                 cycle: cy,
                 already_mb,
                 segments: Vec::new(),
+                overage_row: None,
                 cap_room_mb: None,
             });
         }
@@ -193,12 +197,13 @@ fn overage_is_usage_above_allowance(m: &mut PlanModel, s: &Scenario, p: &Prepare
         if !seg_cols.is_empty() {
             let mut coefs: Vec<(usize, f64)> = seg_cols.iter().map(|&c| (c, 1.0)).collect();
             coefs.extend(update.iter().map(|&(c, mb)| (c, -mb)));
-            m.lp.row(
+            let row = m.lp.row(
                 format!("overage_p{pi}_y{yi}"),
                 coefs,
                 base - pool.allowance.0,
                 f64::INFINITY,
             );
+            m.pool_cycles[yi].overage_row = Some(row);
             if !convex {
                 tiers_fill_in_order(m, pi, yi, &seg_cols, &segs);
             }

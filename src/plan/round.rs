@@ -216,8 +216,8 @@ pub fn assign(
                 .iter()
                 .all(|d| std::sync::Arc::ptr_eq(&profiles[d.0 as usize].0, first))
         };
-        // Placements by how few devices they take first? Slot order keeps it simple and
-        // deterministic; each picks the devices best suited to it among those left.
+        // Placements in slot order (deterministic); each takes, among the devices left,
+        // those most likely to be online in its hours.
         let phase = (ci as f64 * 0.618_033_988_75).fract();
         for (k, &n) in counts.placed[ci].iter().enumerate() {
             if n == 0 {
