@@ -176,3 +176,83 @@ fn bad_scenario_exits_1_and_writes_nothing() {
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
 }
+
+fn copy_fixture(name: &str) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(data(name)).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), d.path().join(e.file_name())).unwrap();
+    }
+    d
+}
+
+fn replace_in(dir: &std::path::Path, file: &str, from: &str, to: &str) {
+    let p = dir.join(file);
+    let s = std::fs::read_to_string(&p).unwrap();
+    assert!(s.contains(from), "{file}: {from}");
+    std::fs::write(&p, s.replace(from, to)).unwrap();
+}
+
+#[test]
+fn a_download_longer_than_any_window_is_explained() {
+    // A 150 MB delta chain for the NB-IoT device d05 (20 kbps): ~17 hours, in a
+    // 4-hour window.
+    let scen = copy_fixture("minimal");
+    replace_in(
+        scen.path(),
+        "artifacts.csv",
+        "2.2.0,2.3.0,1500000,false",
+        "2.2.0,2.3.0,150000000,false",
+    );
+    replace_in(
+        scen.path(),
+        "artifacts.csv",
+        ",2.3.0,11500000,true",
+        ",2.3.0,115000000,true",
+    );
+    replace_in(
+        scen.path(),
+        "artifacts.csv",
+        ",2.4.0,12000000,true",
+        ",2.4.0,120000000,true",
+    );
+    let out = tempfile::tempdir().unwrap();
+    run_plan(scen.path(), out.path(), &[]);
+    check_invariants(scen.path(), out.path());
+    let uns = read_csv(&out.path().join("unscheduled.csv"));
+    let d05 = uns
+        .iter()
+        .find(|u| u["device_id"] == "d05")
+        .expect("d05 cannot be placed");
+    let r = &d05["reason"];
+    for part in [
+        "window 01:00-05:00 America/New_York",
+        "4 consecutive 60-minute slots",
+        "NB-IoT download",
+        "h at 20 kbps",
+    ] {
+        assert!(r.contains(part), "{part} missing in {r:?}");
+    }
+}
+
+#[test]
+fn a_pause_cap_without_room_is_explained_and_never_exceeded() {
+    // p-pause: its cycle runs from March 15 to April 15 (after the deadline); 120 MB used
+    // + 6 MB/day to the cycle's end = 264 MB, so a 270 MB cap leaves 6 MB — less than one
+    // download plus the one-session margin. Its devices cannot download.
+    let scen = copy_fixture("minimal");
+    replace_in(scen.path(), "pools.csv", "pause,360", "pause,270");
+    let out = tempfile::tempdir().unwrap();
+    run_plan(scen.path(), out.path(), &[]);
+    check_invariants(scen.path(), out.path());
+    let uns = read_csv(&out.path().join("unscheduled.csv"));
+    let capped: Vec<_> = uns
+        .iter()
+        .filter(|u| u["reason"].contains("pool p-pause"))
+        .collect();
+    assert!(!capped.is_empty(), "{uns:?}");
+    assert!(
+        capped.iter().all(|u| u["reason"].contains("raise cap_mb")),
+        "{capped:?}"
+    );
+}
