@@ -30,6 +30,27 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Fit the coverage model (per device and local hour of week) from coverage history.
     FitCoverage(FitCoverageArgs),
+    /// Replay a written plan many times on the coverage model (Monte Carlo) and write
+    /// simulation.json into the plan folder.
+    Simulate(SimulateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    /// The scenario folder the plan was made from.
+    pub scenario: PathBuf,
+    /// The plan folder (holding plan.csv); simulation.json is written here.
+    #[arg(long)]
+    pub plan: PathBuf,
+    /// Number of runs.
+    #[arg(long, default_value_t = 1000)]
+    pub runs: usize,
+    /// Random seed: the same seed gives the same numbers, whatever the thread count.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -114,6 +135,7 @@ pub fn main() -> ExitCode {
         Command::Validate(a) => validate(&a),
         Command::FitCoverage(a) => fit_coverage(&a),
         Command::Plan(a) => plan(&a),
+        Command::Simulate(a) => simulate(&a),
         Command::Generate(a) => match run_generate(a) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -554,4 +576,78 @@ fn replan_inputs(
         progress,
         original_gates: original.waves.iter().map(|w| w.gate).collect(),
     }))
+}
+
+fn simulate(a: &SimulateArgs) -> ExitCode {
+    let loaded = match ingest::read_scenario(&a.scenario) {
+        Ok(l) => l,
+        Err(d) => {
+            print_diagnostics(&d, MessageFormat::Text);
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let coverage = match crate::coverage::load(&loaded) {
+        Ok(c) => c,
+        Err(d) => {
+            print_diagnostics(&d, MessageFormat::Text);
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let s = &loaded.scenario;
+    let rows = match ingest::plan_csv::read_plan(&a.plan.join("plan.csv"), s) {
+        Ok(r) => r,
+        Err(d) => {
+            print_diagnostics(&d, MessageFormat::Text);
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let bar = if a.quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(a.runs as u64)
+    };
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("simulating [{bar:40}] {pos}/{len} runs ({eta})")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    let clock = std::time::Instant::now();
+    let opts = crate::simulate::SimOptions {
+        runs: a.runs,
+        seed: a.seed,
+    };
+    let sim = match crate::simulate::simulate(s, &coverage, &rows, opts, &|| bar.inc(1)) {
+        Ok(sim) => sim,
+        Err(e) => {
+            bar.finish_and_clear();
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    bar.finish_and_clear();
+    if let Err(e) = crate::output::write_simulation(&a.plan, &sim) {
+        eprintln!(
+            "error: cannot write simulation.json into {}: {e}",
+            a.plan.display()
+        );
+        return ExitCode::from(EXIT_INTERNAL);
+    }
+    println!(
+        "{}: {} runs of {} devices in {:.1} s; projected {:.2} {cur}, simulated mean {:.2} (P50 {:.2}, P90 {:.2}, P99 {:.2}), gap {:+.2}%; completion {:.2}% (P10 {:.2}%); written to {}",
+        s.name,
+        sim.runs,
+        sim.devices,
+        clock.elapsed().as_secs_f64(),
+        sim.projected_total,
+        sim.cost.mean,
+        sim.cost.p50,
+        sim.cost.p90,
+        sim.cost.p99,
+        sim.projection_gap * 100.0,
+        sim.completion_rate.mean * 100.0,
+        sim.completion_rate.p10 * 100.0,
+        a.plan.join("simulation.json").display(),
+        cur = s.currency,
+    );
+    ExitCode::SUCCESS
 }

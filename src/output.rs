@@ -277,3 +277,56 @@ pub fn write_plan(
     write_atomic(&dir.join("summary.json"), (json + "\n").as_bytes())?;
     Ok(())
 }
+
+fn round_stats(s: &mut crate::simulate::Stats, f: fn(f64) -> f64) {
+    for v in [&mut s.mean, &mut s.p50, &mut s.p90, &mut s.p99] {
+        *v = f(*v);
+    }
+}
+
+/// `simulation.json` as text: money and MB rounded here, keys in a fixed order.
+pub fn simulation_json(sim: &crate::simulate::Simulation) -> String {
+    let mut sim = sim.clone();
+    sim.projected_total = money(sim.projected_total);
+    round_stats(&mut sim.cost, money);
+    round_stats(&mut sim.overage, money);
+    for c in [&mut sim.mean_cost, &mut sim.projected_cost] {
+        for v in [
+            &mut c.total,
+            &mut c.overage,
+            &mut c.zone,
+            &mut c.congestion,
+            &mut c.risk,
+            &mut c.lateness,
+        ] {
+            *v = money(*v);
+        }
+    }
+    sim.projection_gap = (sim.projection_gap * 1e6).round() / 1e6;
+    sim.completion_rate.mean = (sim.completion_rate.mean * 1e6).round() / 1e6;
+    sim.completion_rate.p10 = (sim.completion_rate.p10 * 1e6).round() / 1e6;
+    sim.attempts_per_device = (sim.attempts_per_device * 1e6).round() / 1e6;
+    for p in &mut sim.pools {
+        for c in &mut p.cycles {
+            c.baseline_mb = mb(c.baseline_mb);
+            c.projected_update_mb = mb(c.projected_update_mb);
+            c.projected_overage_cost = money(c.projected_overage_cost);
+            round_stats(&mut c.update_mb, mb);
+            round_stats(&mut c.overage_mb, mb);
+            round_stats(&mut c.overage_cost, money);
+        }
+    }
+    for r in &mut sim.regions {
+        r.projected_peak_mb_per_hour = mb(r.projected_peak_mb_per_hour);
+        round_stats(&mut r.peak_mb_per_hour, mb);
+    }
+    serde_json::to_string_pretty(&sim).unwrap_or_default() + "\n"
+}
+
+/// Writes `simulation.json` into `dir` atomically.
+pub fn write_simulation(dir: &Path, sim: &crate::simulate::Simulation) -> io::Result<()> {
+    write_atomic(
+        &dir.join("simulation.json"),
+        simulation_json(sim).as_bytes(),
+    )
+}

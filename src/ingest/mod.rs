@@ -4,6 +4,7 @@
 
 pub mod coverage;
 pub mod export;
+pub mod plan_csv;
 pub mod progress;
 pub mod table;
 pub mod toml_doc;
