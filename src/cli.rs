@@ -33,6 +33,15 @@ pub enum Command {
     /// Replay a written plan many times on the coverage model (Monte Carlo) and write
     /// simulation.json into the plan folder.
     Simulate(SimulateArgs),
+    /// Write the finance report (report.html, spend.csv, spend_by_day.csv) of a plan
+    /// folder from its summary.json, plan.csv and, when present, simulation.json.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// The plan folder.
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -85,6 +94,9 @@ pub struct PlanArgs {
     /// Do not price the baselines (global push, rate-limited, local off-peak).
     #[arg(long)]
     pub no_baselines: bool,
+    /// Do not write the finance report (report.html, spend.csv, spend_by_day.csv).
+    #[arg(long)]
+    pub no_report: bool,
     /// Re-plan a paused rollout: progress.csv with device_id, state
     /// (done|failed|in_progress|pending), bytes_used [, at]. Needs --now.
     #[arg(long, requires = "now")]
@@ -136,6 +148,7 @@ pub fn main() -> ExitCode {
         Command::FitCoverage(a) => fit_coverage(&a),
         Command::Plan(a) => plan(&a),
         Command::Simulate(a) => simulate(&a),
+        Command::Report(a) => report(&a),
         Command::Generate(a) => match run_generate(a) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -324,6 +337,13 @@ fn plan(a: &PlanArgs) -> ExitCode {
             } else {
                 Ok(())
             }
+        })
+        .and_then(|_| {
+            if a.no_report {
+                return Ok(());
+            }
+            let input = crate::output::report_input(s, &plan, coverage.source)?;
+            crate::output::write_report(&a.out, &input)
         });
     pb.finish_and_clear();
     if let Err(e) = written {
@@ -648,6 +668,75 @@ fn simulate(a: &SimulateArgs) -> ExitCode {
         sim.completion_rate.p10 * 100.0,
         a.plan.join("simulation.json").display(),
         cur = s.currency,
+    );
+    ExitCode::SUCCESS
+}
+
+fn report(a: &ReportArgs) -> ExitCode {
+    let read_json = |name: &str| -> Result<Option<String>, String> {
+        let path = a.dir.join(name);
+        match std::fs::read_to_string(&path) {
+            Ok(t) => Ok(Some(t)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        }
+    };
+    let summary = match read_json("summary.json") {
+        Ok(Some(t)) => match serde_json::from_str::<crate::report::SummaryView>(&t) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {}: {e}", a.dir.join("summary.json").display());
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        },
+        Ok(None) => {
+            eprintln!(
+                "error: {} has no summary.json: run `otaplan plan` first",
+                a.dir.display()
+            );
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let simulation = match read_json("simulation.json") {
+        Ok(Some(t)) => match serde_json::from_str::<crate::report::SimulationView>(&t) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("error: {}: {e}", a.dir.join("simulation.json").display());
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        },
+        Ok(None) => None,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let rows = match ingest::plan_csv::read_row_use(&a.dir.join("plan.csv")) {
+        Ok(r) => r,
+        Err(d) => {
+            print_diagnostics(&d, MessageFormat::Text);
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let input = crate::report::ReportInput {
+        summary,
+        simulation,
+        days: crate::report::days_of(&rows),
+    };
+    if let Err(e) = crate::output::write_report(&a.dir, &input) {
+        eprintln!(
+            "error: cannot write the report into {}: {e}",
+            a.dir.display()
+        );
+        return ExitCode::from(EXIT_INTERNAL);
+    }
+    println!(
+        "wrote {}, spend.csv and spend_by_day.csv",
+        a.dir.join("report.html").display()
     );
     ExitCode::SUCCESS
 }

@@ -330,3 +330,49 @@ pub fn write_simulation(dir: &Path, sim: &crate::simulate::Simulation) -> io::Re
         simulation_json(sim).as_bytes(),
     )
 }
+
+/// The report's view of a plan: its summary read through the report's own types (the
+/// same serde path `otaplan report` takes from summary.json) and its rows per day.
+pub fn report_input(
+    s: &Scenario,
+    plan: &Plan,
+    source: coverage::Source,
+) -> io::Result<crate::report::ReportInput> {
+    let value = serde_json::to_value(summary(s, plan, source, Timings::default()))
+        .map_err(io::Error::other)?;
+    let summary: crate::report::SummaryView =
+        serde_json::from_value(value).map_err(io::Error::other)?;
+    let rows: Vec<crate::report::RowUse> = plan
+        .rows
+        .iter()
+        .map(|r| {
+            let d = &s.devices[r.device.0 as usize];
+            crate::report::RowUse {
+                pool_id: s.pool(d.pool).id.clone(),
+                expected_bytes: r.expected_bytes,
+                window_start: utc(r.window_start),
+                roaming: d.zone.is_some(),
+            }
+        })
+        .collect();
+    Ok(crate::report::ReportInput {
+        summary,
+        simulation: None,
+        days: crate::report::days_of(&rows),
+    })
+}
+
+/// Writes `report.html`, `spend.csv` and `spend_by_day.csv` into `dir` atomically.
+pub fn write_report(dir: &Path, r: &crate::report::ReportInput) -> io::Result<()> {
+    let html = crate::report::html(r).map_err(io::Error::other)?;
+    write_atomic(&dir.join("report.html"), html.as_bytes())?;
+    write_atomic(
+        &dir.join("spend.csv"),
+        crate::report::spend_csv(&r.summary).as_bytes(),
+    )?;
+    write_atomic(
+        &dir.join("spend_by_day.csv"),
+        crate::report::spend_by_day_csv(&r.days).as_bytes(),
+    )?;
+    Ok(())
+}

@@ -161,3 +161,44 @@ pub fn read_plan(path: &Path, s: &Scenario) -> Result<Vec<PlanRow>, Diagnostics>
         Ok(out)
     }
 }
+
+/// Reads the columns of `plan.csv` the finance report's daily view needs (`pool_id`,
+/// `expected_bytes`, `window_start`, `zone`), without the scenario.
+pub fn read_row_use(path: &Path) -> Result<Vec<crate::report::RowUse>, Diagnostics> {
+    let file = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |f| f.to_string_lossy().into_owned(),
+    );
+    let mut diags = Diagnostics::default();
+    let t = match read_table(path, &file) {
+        Ok(t) => t,
+        Err(d) => {
+            diags.push(d);
+            return Err(diags);
+        }
+    };
+    let pools = t.texts("pool_id", &mut diags);
+    let bytes = t.integers("expected_bytes", &mut diags);
+    let starts = t.instants("window_start", &mut diags);
+    let zones = t.texts("zone", &mut diags);
+    let mut out = Vec::with_capacity(t.height());
+    for i in 0..t.height() {
+        match (pools[i].clone(), bytes[i], starts[i]) {
+            (V::Val(pool_id), V::Val(b), V::Val(ws)) if b >= 0 => out.push(crate::report::RowUse {
+                pool_id,
+                expected_bytes: b as u64,
+                window_start: crate::output::utc(ws),
+                roaming: matches!(zones.get(i), Some(V::Val(z)) if !z.is_empty()),
+            }),
+            _ => diags.push(
+                Diagnostic::error(&file, "needs pool_id, expected_bytes and window_start")
+                    .row(i + 1),
+            ),
+        }
+    }
+    if diags.has_errors() {
+        Err(diags)
+    } else {
+        Ok(out)
+    }
+}
