@@ -306,6 +306,8 @@ pub fn simulation_json(sim: &crate::simulate::Simulation) -> String {
     sim.completion_rate.mean = (sim.completion_rate.mean * 1e6).round() / 1e6;
     sim.completion_rate.p10 = (sim.completion_rate.p10 * 1e6).round() / 1e6;
     sim.attempts_per_device = (sim.attempts_per_device * 1e6).round() / 1e6;
+    sim.failed_first_attempts = (sim.failed_first_attempts * 1e3).round() / 1e3;
+    sim.projected_failed_first_attempts = (sim.projected_failed_first_attempts * 1e3).round() / 1e3;
     for p in &mut sim.pools {
         for c in &mut p.cycles {
             c.baseline_mb = mb(c.baseline_mb);

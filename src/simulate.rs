@@ -132,6 +132,10 @@ pub struct Simulation {
     pub completion_rate: Completion,
     /// Download attempts per scheduled device, mean over runs.
     pub attempts_per_device: f64,
+    /// Failed first attempts (in the plan's own window) per run, mean over runs, against
+    /// the plan's Σ (1 − p_success): how well `p_success` is calibrated.
+    pub failed_first_attempts: f64,
+    pub projected_failed_first_attempts: f64,
     pub pools: Vec<PoolStats>,
     pub regions: Vec<RegionStats>,
     pub model_notes: Vec<String>,
@@ -377,20 +381,28 @@ fn attempt(dev: &DeviceSim, w: &Window, p: &mut Progress, rng: &mut ChaCha8Rng) 
     (wire, p.artifact >= n)
 }
 
+/// What one run gives: its accounting, devices completed, attempts made and first
+/// attempts failed.
+type RunResult = (Accounting, usize, usize, usize);
+
 /// One run: every device's attempts, priced by the planner's accounting. Returns the
 /// accounting, the devices completed and the attempts made.
-fn run_once(devs: &[DeviceSim], s: &Scenario, seed: u64, run: u64) -> (Accounting, usize, usize) {
+fn run_once(devs: &[DeviceSim], s: &Scenario, seed: u64, run: u64) -> RunResult {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(run);
     let mut downloads = Vec::with_capacity(devs.len() + devs.len() / 4);
     let mut completed = 0;
     let mut attempts = 0;
+    let mut failed_first = 0;
     for dev in devs {
         let mut p = Progress::default();
         for (k, w) in dev.windows.iter().enumerate() {
             let (wire, done) = attempt(dev, w, &mut p, &mut rng);
             let last = done || k + 1 == dev.windows.len();
             attempts += 1;
+            if k == 0 && !done {
+                failed_first += 1;
+            }
             downloads.push(Download {
                 expected_bytes: wire.ceil() as u64,
                 window_start: w.start,
@@ -409,6 +421,7 @@ fn run_once(devs: &[DeviceSim], s: &Scenario, seed: u64, run: u64) -> (Accountin
         evaluate::account(s, &downloads, &[], load_grid(s)),
         completed,
         attempts,
+        failed_first,
     )
 }
 
@@ -430,7 +443,7 @@ pub fn simulate(
         &[],
         load_grid(s),
     );
-    let results: Vec<(Accounting, usize, usize)> = (0..opts.runs as u64)
+    let results: Vec<RunResult> = (0..opts.runs as u64)
         .into_par_iter()
         .map(|run| {
             let r = run_once(&devs, s, opts.seed, run);
@@ -493,6 +506,8 @@ pub fn simulate(
         risk: col(&|a| a.cost.risk).mean,
         lateness: col(&|a| a.cost.lateness).mean,
     };
+    let failed_first_attempts = Stats::of(results.iter().map(|r| r.3 as f64).collect()).mean;
+    let projected_failed_first_attempts: f64 = rows.iter().map(|r| 1.0 - r.p_success).sum();
     let projected_total = projected.cost.total;
     let projection_gap = if projected_total.abs() > 1e-12 {
         (cost.mean - projected_total) / projected_total
@@ -513,6 +528,8 @@ pub fn simulate(
         projection_gap: if projection_gap.is_finite() { projection_gap } else { 0.0 },
         completion_rate,
         attempts_per_device,
+        failed_first_attempts,
+        projected_failed_first_attempts,
         pools,
         regions,
         model_notes: vec![

@@ -76,6 +76,9 @@ fn completion_matches_the_online_probability() {
         sim.attempts_per_device, 1.0,
         "no retry fits before the deadline"
     );
+    // The plan's p_success is the same 0.6: failed first attempts agree.
+    assert!((sim.projected_failed_first_attempts - 8.0).abs() < 1e-9);
+    assert!((sim.failed_first_attempts - 8.0).abs() < 4.0 * sd * 20.0);
     // Binomial(20, 0.6): P(X ≤ 9) ≈ 0.128 and P(X ≤ 10) ≈ 0.245, so the P10 is 9 or 10 of 20.
     assert!(
         [0.45, 0.5].contains(&sim.completion_rate.p10),
