@@ -30,6 +30,36 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Fit the coverage model (per device and local hour of week) from coverage history.
     FitCoverage(FitCoverageArgs),
+    /// Replay a written plan many times on the coverage model (Monte Carlo) and write
+    /// simulation.json into the plan folder.
+    Simulate(SimulateArgs),
+    /// Write the finance report (report.html, spend.csv, spend_by_day.csv) of a plan
+    /// folder from its summary.json, plan.csv and, when present, simulation.json.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// The plan folder.
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    /// The scenario folder the plan was made from.
+    pub scenario: PathBuf,
+    /// The plan folder (holding plan.csv); simulation.json is written here.
+    #[arg(long)]
+    pub plan: PathBuf,
+    /// Number of runs.
+    #[arg(long, default_value_t = 1000)]
+    pub runs: usize,
+    /// Random seed: the same seed gives the same numbers, whatever the thread count.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -64,6 +94,9 @@ pub struct PlanArgs {
     /// Do not price the baselines (global push, rate-limited, local off-peak).
     #[arg(long)]
     pub no_baselines: bool,
+    /// Do not write the finance report (report.html, spend.csv, spend_by_day.csv).
+    #[arg(long)]
+    pub no_report: bool,
     /// Re-plan a paused rollout: progress.csv with device_id, state
     /// (done|failed|in_progress|pending), bytes_used [, at]. Needs --now.
     #[arg(long, requires = "now")]
@@ -114,6 +147,8 @@ pub fn main() -> ExitCode {
         Command::Validate(a) => validate(&a),
         Command::FitCoverage(a) => fit_coverage(&a),
         Command::Plan(a) => plan(&a),
+        Command::Simulate(a) => simulate(&a),
+        Command::Report(a) => report(&a),
         Command::Generate(a) => match run_generate(a) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -302,6 +337,13 @@ fn plan(a: &PlanArgs) -> ExitCode {
             } else {
                 Ok(())
             }
+        })
+        .and_then(|_| {
+            if a.no_report {
+                return Ok(());
+            }
+            let input = crate::output::report_input(s, &plan, coverage.source)?;
+            crate::output::write_report(&a.out, &input)
         });
     pb.finish_and_clear();
     if let Err(e) = written {
@@ -554,4 +596,147 @@ fn replan_inputs(
         progress,
         original_gates: original.waves.iter().map(|w| w.gate).collect(),
     }))
+}
+
+fn simulate(a: &SimulateArgs) -> ExitCode {
+    let loaded = match ingest::read_scenario(&a.scenario) {
+        Ok(l) => l,
+        Err(d) => {
+            print_diagnostics(&d, MessageFormat::Text);
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let coverage = match crate::coverage::load(&loaded) {
+        Ok(c) => c,
+        Err(d) => {
+            print_diagnostics(&d, MessageFormat::Text);
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let s = &loaded.scenario;
+    let rows = match ingest::plan_csv::read_plan(&a.plan.join("plan.csv"), s) {
+        Ok(r) => r,
+        Err(d) => {
+            print_diagnostics(&d, MessageFormat::Text);
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let bar = if a.quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(a.runs as u64)
+    };
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("simulating [{bar:40}] {pos}/{len} runs ({eta})")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    let clock = std::time::Instant::now();
+    let opts = crate::simulate::SimOptions {
+        runs: a.runs,
+        seed: a.seed,
+    };
+    let sim = match crate::simulate::simulate(s, &coverage, &rows, opts, &|| bar.inc(1)) {
+        Ok(sim) => sim,
+        Err(e) => {
+            bar.finish_and_clear();
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    bar.finish_and_clear();
+    if let Err(e) = crate::output::write_simulation(&a.plan, &sim) {
+        eprintln!(
+            "error: cannot write simulation.json into {}: {e}",
+            a.plan.display()
+        );
+        return ExitCode::from(EXIT_INTERNAL);
+    }
+    println!(
+        "{}: {} runs of {} devices in {:.1} s; projected {:.2} {cur}, simulated mean {:.2} (P50 {:.2}, P90 {:.2}, P99 {:.2}), gap {:+.2}%; completion {:.2}% (P10 {:.2}%); written to {}",
+        s.name,
+        sim.runs,
+        sim.devices,
+        clock.elapsed().as_secs_f64(),
+        sim.projected_total,
+        sim.cost.mean,
+        sim.cost.p50,
+        sim.cost.p90,
+        sim.cost.p99,
+        sim.projection_gap * 100.0,
+        sim.completion_rate.mean * 100.0,
+        sim.completion_rate.p10 * 100.0,
+        a.plan.join("simulation.json").display(),
+        cur = s.currency,
+    );
+    ExitCode::SUCCESS
+}
+
+fn report(a: &ReportArgs) -> ExitCode {
+    let read_json = |name: &str| -> Result<Option<String>, String> {
+        let path = a.dir.join(name);
+        match std::fs::read_to_string(&path) {
+            Ok(t) => Ok(Some(t)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        }
+    };
+    let summary = match read_json("summary.json") {
+        Ok(Some(t)) => match serde_json::from_str::<crate::report::SummaryView>(&t) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {}: {e}", a.dir.join("summary.json").display());
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        },
+        Ok(None) => {
+            eprintln!(
+                "error: {} has no summary.json: run `otaplan plan` first",
+                a.dir.display()
+            );
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let simulation = match read_json("simulation.json") {
+        Ok(Some(t)) => match serde_json::from_str::<crate::report::SimulationView>(&t) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("error: {}: {e}", a.dir.join("simulation.json").display());
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        },
+        Ok(None) => None,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let rows = match ingest::plan_csv::read_row_use(&a.dir.join("plan.csv")) {
+        Ok(r) => r,
+        Err(d) => {
+            print_diagnostics(&d, MessageFormat::Text);
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let input = crate::report::ReportInput {
+        summary,
+        simulation,
+        days: crate::report::days_of(&rows),
+    };
+    if let Err(e) = crate::output::write_report(&a.dir, &input) {
+        eprintln!(
+            "error: cannot write the report into {}: {e}",
+            a.dir.display()
+        );
+        return ExitCode::from(EXIT_INTERNAL);
+    }
+    println!(
+        "wrote {}, spend.csv and spend_by_day.csv",
+        a.dir.join("report.html").display()
+    );
+    ExitCode::SUCCESS
 }

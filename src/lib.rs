@@ -17,5 +17,7 @@ pub mod ingest;
 pub mod output;
 pub mod payload;
 pub mod plan;
+pub mod report;
+pub mod simulate;
 pub mod units;
 pub mod windows;

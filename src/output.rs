@@ -277,3 +277,104 @@ pub fn write_plan(
     write_atomic(&dir.join("summary.json"), (json + "\n").as_bytes())?;
     Ok(())
 }
+
+fn round_stats(s: &mut crate::simulate::Stats, f: fn(f64) -> f64) {
+    for v in [&mut s.mean, &mut s.p50, &mut s.p90, &mut s.p99] {
+        *v = f(*v);
+    }
+}
+
+/// `simulation.json` as text: money and MB rounded here, keys in a fixed order.
+pub fn simulation_json(sim: &crate::simulate::Simulation) -> String {
+    let mut sim = sim.clone();
+    sim.projected_total = money(sim.projected_total);
+    round_stats(&mut sim.cost, money);
+    round_stats(&mut sim.overage, money);
+    for c in [&mut sim.mean_cost, &mut sim.projected_cost] {
+        for v in [
+            &mut c.total,
+            &mut c.overage,
+            &mut c.zone,
+            &mut c.congestion,
+            &mut c.risk,
+            &mut c.lateness,
+        ] {
+            *v = money(*v);
+        }
+    }
+    sim.projection_gap = (sim.projection_gap * 1e6).round() / 1e6;
+    sim.completion_rate.mean = (sim.completion_rate.mean * 1e6).round() / 1e6;
+    sim.completion_rate.p10 = (sim.completion_rate.p10 * 1e6).round() / 1e6;
+    sim.attempts_per_device = (sim.attempts_per_device * 1e6).round() / 1e6;
+    sim.failed_first_attempts = (sim.failed_first_attempts * 1e3).round() / 1e3;
+    sim.projected_failed_first_attempts = (sim.projected_failed_first_attempts * 1e3).round() / 1e3;
+    for p in &mut sim.pools {
+        for c in &mut p.cycles {
+            c.baseline_mb = mb(c.baseline_mb);
+            c.projected_update_mb = mb(c.projected_update_mb);
+            c.projected_overage_cost = money(c.projected_overage_cost);
+            round_stats(&mut c.update_mb, mb);
+            round_stats(&mut c.overage_mb, mb);
+            round_stats(&mut c.overage_cost, money);
+        }
+    }
+    for r in &mut sim.regions {
+        r.projected_peak_mb_per_hour = mb(r.projected_peak_mb_per_hour);
+        round_stats(&mut r.peak_mb_per_hour, mb);
+    }
+    serde_json::to_string_pretty(&sim).unwrap_or_default() + "\n"
+}
+
+/// Writes `simulation.json` into `dir` atomically.
+pub fn write_simulation(dir: &Path, sim: &crate::simulate::Simulation) -> io::Result<()> {
+    write_atomic(
+        &dir.join("simulation.json"),
+        simulation_json(sim).as_bytes(),
+    )
+}
+
+/// The report's view of a plan: its summary read through the report's own types (the
+/// same serde path `otaplan report` takes from summary.json) and its rows per day.
+pub fn report_input(
+    s: &Scenario,
+    plan: &Plan,
+    source: coverage::Source,
+) -> io::Result<crate::report::ReportInput> {
+    let value = serde_json::to_value(summary(s, plan, source, Timings::default()))
+        .map_err(io::Error::other)?;
+    let summary: crate::report::SummaryView =
+        serde_json::from_value(value).map_err(io::Error::other)?;
+    let rows: Vec<crate::report::RowUse> = plan
+        .rows
+        .iter()
+        .map(|r| {
+            let d = &s.devices[r.device.0 as usize];
+            crate::report::RowUse {
+                pool_id: s.pool(d.pool).id.clone(),
+                expected_bytes: r.expected_bytes,
+                window_start: utc(r.window_start),
+                roaming: d.zone.is_some(),
+            }
+        })
+        .collect();
+    Ok(crate::report::ReportInput {
+        summary,
+        simulation: None,
+        days: crate::report::days_of(&rows),
+    })
+}
+
+/// Writes `report.html`, `spend.csv` and `spend_by_day.csv` into `dir` atomically.
+pub fn write_report(dir: &Path, r: &crate::report::ReportInput) -> io::Result<()> {
+    let html = crate::report::html(r).map_err(io::Error::other)?;
+    write_atomic(&dir.join("report.html"), html.as_bytes())?;
+    write_atomic(
+        &dir.join("spend.csv"),
+        crate::report::spend_csv(&r.summary).as_bytes(),
+    )?;
+    write_atomic(
+        &dir.join("spend_by_day.csv"),
+        crate::report::spend_by_day_csv(&r.days).as_bytes(),
+    )?;
+    Ok(())
+}

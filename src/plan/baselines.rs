@@ -76,6 +76,7 @@ fn download_at(s: &Scenario, d: &Dev<'_>, t: Instant) -> Download {
         window_start: t,
         window_end: end,
         p_success: transfer::p_success(&s.artifacts, &d.payload.steps, &c),
+        counts_lateness: true,
     }
 }
 

@@ -19,6 +19,9 @@ pub struct Download {
     pub window_start: Instant,
     pub window_end: Instant,
     pub p_success: f64,
+    /// Counts toward lateness. A replay's failed attempts that were retried set this to
+    /// false: lateness is per device, to the start of its last attempt.
+    pub counts_lateness: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -126,8 +129,10 @@ pub fn account(
             }
         }
         cost.risk += (1.0 - d.p_success) * s.weights.risk_per_failed_attempt;
-        cost.lateness +=
-            billing::days(s.start, d.window_start).max(0.0) * s.weights.lateness_per_device_day;
+        if d.counts_lateness {
+            cost.lateness +=
+                billing::days(s.start, d.window_start).max(0.0) * s.weights.lateness_per_device_day;
+        }
     }
     for sp in spent {
         match sp.zone_price {

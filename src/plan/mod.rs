@@ -229,6 +229,7 @@ pub fn download_of(s: &Scenario, r: &PlanRow) -> Download {
         window_start: r.window_start,
         window_end: r.window_end,
         p_success: r.p_success,
+        counts_lateness: true,
     }
 }
 

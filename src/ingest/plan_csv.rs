@@ -1,0 +1,204 @@
+//! Reads a written `plan.csv` back into typed [`PlanRow`]s against the scenario it was
+//! planned from (for `otaplan simulate`). Every bad row is reported with file, row,
+//! column and value; nothing here computes or prices.
+
+use super::table::{V, read_table};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::domain::{DeviceIdx, Scenario};
+use crate::plan::PlanRow;
+use std::collections::HashMap;
+use std::path::Path;
+
+const REQUIRED: [&str; 8] = [
+    "device_id",
+    "wave",
+    "payload",
+    "payload_bytes",
+    "expected_bytes",
+    "window_start",
+    "window_end",
+    "p_success",
+];
+
+/// Reads `plan.csv` (or .parquet) and resolves devices and waves by name.
+pub fn read_plan(path: &Path, s: &Scenario) -> Result<Vec<PlanRow>, Diagnostics> {
+    let file = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |f| f.to_string_lossy().into_owned(),
+    );
+    let mut diags = Diagnostics::default();
+    let t = match read_table(path, &file) {
+        Ok(t) => t,
+        Err(d) => {
+            diags.push(d);
+            return Err(diags);
+        }
+    };
+    if t.height() == 0 && REQUIRED.iter().all(|c| t.has_column(c)) {
+        return Ok(Vec::new());
+    }
+    let optional: Vec<&str> = crate::output::PLAN_COLUMNS
+        .iter()
+        .copied()
+        .filter(|c| !REQUIRED.contains(c))
+        .collect();
+    if !t.check_shape(&REQUIRED, &optional, &mut diags) {
+        return Err(diags);
+    }
+    let ids = t.text_refs("device_id", &mut diags);
+    let waves = t.text_refs("wave", &mut diags);
+    let payloads = t.texts("payload", &mut diags);
+    let payload_bytes = t.integers("payload_bytes", &mut diags);
+    let expected = t.integers("expected_bytes", &mut diags);
+    let starts = t.instants("window_start", &mut diags);
+    let ends = t.instants("window_end", &mut diags);
+    let p_success = t.numbers("p_success", &mut diags);
+    let throughput = t.numbers("throughput_kbps", &mut diags);
+    let cycles = t.instants("billing_cycle_start", &mut diags);
+    let reconnect = t.instants("reconnect_by", &mut diags);
+    let index: HashMap<&str, usize> = s
+        .devices
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.id.as_str(), i))
+        .collect();
+    let mut seen: HashMap<usize, usize> = HashMap::new();
+    let mut out = Vec::with_capacity(t.height());
+    for i in 0..t.height() {
+        let row = i + 1;
+        let need = |diags: &mut Diagnostics, col: &str| {
+            diags.push(
+                Diagnostic::error(&file, "required value is empty")
+                    .row(row)
+                    .column(col),
+            );
+        };
+        let (V::Val(id), V::Val(wave)) = (ids[i], waves[i]) else {
+            if matches!(ids[i], V::Null) {
+                need(&mut diags, "device_id");
+            }
+            if matches!(waves[i], V::Null) {
+                need(&mut diags, "wave");
+            }
+            continue;
+        };
+        let Some(&dev) = index.get(id) else {
+            diags.push(
+                Diagnostic::error(&file, "unknown device_id: not in the scenario's devices")
+                    .row(row)
+                    .column("device_id")
+                    .value(id),
+            );
+            continue;
+        };
+        if let Some(first) = seen.insert(dev, row) {
+            diags.push(
+                Diagnostic::error(&file, format!("duplicate device_id (first on row {first})"))
+                    .row(row)
+                    .column("device_id")
+                    .value(id),
+            );
+            continue;
+        }
+        let Some(wi) = s.waves.iter().position(|w| w.name == wave) else {
+            diags.push(
+                Diagnostic::error(&file, "unknown wave: not in the scenario's [[waves]]")
+                    .row(row)
+                    .column("wave")
+                    .value(wave),
+            );
+            continue;
+        };
+        let (V::Val(payload), V::Val(pb), V::Val(eb), V::Val(ws), V::Val(we), V::Val(ps)) = (
+            payloads[i].clone(),
+            payload_bytes[i],
+            expected[i],
+            starts[i],
+            ends[i],
+            p_success[i],
+        ) else {
+            for (col, null) in [
+                ("payload", matches!(payloads[i], V::Null)),
+                ("payload_bytes", matches!(payload_bytes[i], V::Null)),
+                ("expected_bytes", matches!(expected[i], V::Null)),
+                ("window_start", matches!(starts[i], V::Null)),
+                ("window_end", matches!(ends[i], V::Null)),
+                ("p_success", matches!(p_success[i], V::Null)),
+            ] {
+                if null {
+                    need(&mut diags, col);
+                }
+            }
+            continue;
+        };
+        if pb < 0 || eb < 0 || we <= ws {
+            diags.push(
+                Diagnostic::error(
+                    &file,
+                    "bytes must not be negative and window_end must be after window_start",
+                )
+                .row(row),
+            );
+            continue;
+        }
+        out.push(PlanRow {
+            device: DeviceIdx(dev as u32),
+            wave: wi,
+            payload,
+            payload_bytes: pb as u64,
+            expected_bytes: eb as u64,
+            window_start: ws,
+            window_end: we,
+            p_success: ps,
+            throughput_kbps: throughput.get(i).and_then(|v| v.ok()).unwrap_or(0.0),
+            billing_cycle_start: cycles.get(i).and_then(|v| v.ok()),
+            reconnect_by: reconnect.get(i).and_then(|v| v.ok()).unwrap_or(we),
+        });
+    }
+    if diags.has_errors() {
+        Err(diags)
+    } else {
+        Ok(out)
+    }
+}
+
+/// Reads the columns of `plan.csv` the finance report's daily view needs (`pool_id`,
+/// `expected_bytes`, `window_start`, `zone`), without the scenario.
+pub fn read_row_use(path: &Path) -> Result<Vec<crate::report::RowUse>, Diagnostics> {
+    let file = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |f| f.to_string_lossy().into_owned(),
+    );
+    let mut diags = Diagnostics::default();
+    let t = match read_table(path, &file) {
+        Ok(t) => t,
+        Err(d) => {
+            diags.push(d);
+            return Err(diags);
+        }
+    };
+    let pools = t.texts("pool_id", &mut diags);
+    let bytes = t.integers("expected_bytes", &mut diags);
+    let starts = t.instants("window_start", &mut diags);
+    let zones = t.texts("zone", &mut diags);
+    let mut out = Vec::with_capacity(t.height());
+    for i in 0..t.height() {
+        match (pools[i].clone(), bytes[i], starts[i]) {
+            (V::Val(pool_id), V::Val(b), V::Val(ws)) if b >= 0 => out.push(crate::report::RowUse {
+                pool_id,
+                expected_bytes: b as u64,
+                window_start: crate::output::utc(ws),
+                roaming: matches!(zones.get(i), Some(V::Val(z)) if !z.is_empty()),
+            }),
+            _ => diags.push(
+                Diagnostic::error(&file, "needs pool_id, expected_bytes and window_start")
+                    .row(i + 1),
+            ),
+        }
+    }
+    if diags.has_errors() {
+        Err(diags)
+    } else {
+        Ok(out)
+    }
+}
