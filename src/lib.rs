@@ -17,5 +17,6 @@ pub mod ingest;
 pub mod output;
 pub mod payload;
 pub mod plan;
+pub mod server;
 pub mod units;
 pub mod windows;
