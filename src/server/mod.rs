@@ -406,6 +406,39 @@ fn solve(job: &Job, cfg: &ServerConfig) -> Result<(), String> {
     )
 }
 
+fn queue_full() -> ApiError {
+    let mut e = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "queue_full",
+        "every solver is busy and the queue is full; retry later",
+    );
+    e.retry_after = Some(5);
+    e
+}
+
+impl AppState {
+    /// Plans admitted at most (running + queued).
+    fn limit(&self) -> usize {
+        self.cfg.max_solves.max(1) + self.cfg.queue
+    }
+
+    /// Whether a new plan could be admitted now: checked before a body is stored or
+    /// read, so a full server refuses cheaply (admission itself is checked again).
+    fn room(&self) -> Result<(), ApiError> {
+        if self.shutting_down.load(Ordering::SeqCst) {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting_down",
+                "the server is shutting down",
+            ));
+        }
+        if self.pending.load(Ordering::SeqCst) >= self.limit() {
+            return Err(queue_full());
+        }
+        Ok(())
+    }
+}
+
 /// Decrements the admitted count however a job ends.
 struct Admitted(Arc<AppState>);
 impl Drop for Admitted {
@@ -436,25 +469,14 @@ async fn submit(
             return Err(ApiError::validation("the scenario is not valid", &d));
         }
     };
-    let limit = st.cfg.max_solves.max(1) + st.cfg.queue;
-    if st.shutting_down.load(Ordering::SeqCst) {
+    if let Err(e) = st.room() {
         let _ = std::fs::remove_dir_all(&dir);
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "shutting_down",
-            "the server is shutting down",
-        ));
+        return Err(e);
     }
-    if st.pending.fetch_add(1, Ordering::SeqCst) >= limit {
+    if st.pending.fetch_add(1, Ordering::SeqCst) >= st.limit() {
         st.pending.fetch_sub(1, Ordering::SeqCst);
         let _ = std::fs::remove_dir_all(&dir);
-        let mut e = ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "queue_full",
-            "every solver is busy and the queue is full; retry later",
-        );
-        e.retry_after = Some(5);
-        return Err(e);
+        return Err(queue_full());
     }
     let admitted = Admitted(st.clone());
     let devices = loaded.scenario.devices.len();
@@ -550,6 +572,7 @@ async fn create_plan(
     State(st): State<Arc<AppState>>,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    st.room()?;
     let bytes = body_bytes(b)?;
     let value: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request("invalid_json", format!("the body is not JSON: {e}")))?;
@@ -599,6 +622,7 @@ async fn replan(
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let parent_dir = st.store.dir(&parent)?;
+    st.room()?;
     let bytes = body_bytes(b)?;
     let req: ReplanRequest = body::parse(&bytes)?;
     let id = st.store.new_id();
