@@ -36,6 +36,8 @@ pub enum Command {
     /// Write the finance report (report.html, spend.csv, spend_by_day.csv) of a plan
     /// folder from its summary.json, plan.csv and, when present, simulation.json.
     Report(ReportArgs),
+    /// Serve the planner over HTTP (see docs/server.md).
+    Serve(ServeArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -60,6 +62,43 @@ pub struct SimulateArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on; a non-loopback address needs a token.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: std::net::SocketAddr,
+    /// Where plans and their inputs are stored.
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// Folder whose scenario folders requests may name (`scenario_dir`).
+    #[arg(long)]
+    pub scenario_root: Option<PathBuf>,
+    /// File holding the bearer token (default: env OTAPLAN_TOKEN; none = no auth, loopback only).
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+    /// Solves running at once.
+    #[arg(long, default_value_t = 2)]
+    pub max_solves: usize,
+    /// Plans waiting beyond those running; more are refused with 503.
+    #[arg(long, default_value_t = 8)]
+    pub queue: usize,
+    /// Scenarios with at most this many devices are answered synchronously (201).
+    #[arg(long, default_value_t = 2000)]
+    pub sync_devices: usize,
+    /// Largest request body, MB.
+    #[arg(long, default_value_t = 64)]
+    pub max_body_mb: usize,
+    /// Request timeout, seconds.
+    #[arg(long, default_value_t = 120)]
+    pub request_timeout: u64,
+    /// Solver threads per solve.
+    #[arg(long, default_value_t = 1)]
+    pub threads: u32,
+    /// Solver time limit per solve, seconds.
+    #[arg(long)]
+    pub time_limit: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -149,6 +188,7 @@ pub fn main() -> ExitCode {
         Command::Plan(a) => plan(&a),
         Command::Simulate(a) => simulate(&a),
         Command::Report(a) => report(&a),
+        Command::Serve(a) => serve(a),
         Command::Generate(a) => match run_generate(a) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -739,4 +779,43 @@ fn report(a: &ReportArgs) -> ExitCode {
         a.dir.join("report.html").display()
     );
     ExitCode::SUCCESS
+}
+
+/// Resolves `otaplan serve`'s arguments and runs the server until it is stopped.
+fn serve(a: ServeArgs) -> ExitCode {
+    let token = match &a.token_file {
+        Some(f) => match std::fs::read_to_string(f) {
+            Ok(t) => Some(t.trim().to_string()),
+            Err(e) => {
+                eprintln!("error: cannot read the token file {}: {e}", f.display());
+                return ExitCode::from(EXIT_INTERNAL);
+            }
+        },
+        None => std::env::var("OTAPLAN_TOKEN").ok(),
+    }
+    .filter(|t| !t.is_empty());
+    let mut cfg = crate::server::ServerConfig::new(a.data_dir);
+    cfg.scenario_root = a.scenario_root;
+    cfg.token = token;
+    cfg.max_solves = a.max_solves.max(1);
+    cfg.queue = a.queue;
+    cfg.sync_devices = a.sync_devices;
+    cfg.max_body_bytes = a.max_body_mb.saturating_mul(1 << 20);
+    cfg.request_timeout = std::time::Duration::from_secs(a.request_timeout.max(1));
+    cfg.threads = a.threads.max(1);
+    cfg.time_limit = a.time_limit;
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_INTERNAL);
+        }
+    };
+    match rt.block_on(crate::server::serve(cfg, a.bind)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_INTERNAL)
+        }
+    }
 }

@@ -18,6 +18,7 @@ pub mod output;
 pub mod payload;
 pub mod plan;
 pub mod report;
+pub mod server;
 pub mod simulate;
 pub mod units;
 pub mod windows;
