@@ -19,6 +19,7 @@ use crate::payload::{Payload, VersionGraph};
 use crate::units::Instant;
 use crate::windows::{LocalWindow, WindowSet};
 use chrono::Duration;
+use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -185,9 +186,9 @@ pub fn baselines(
 }
 
 fn global_push(s: &Scenario, by_wave: &[Vec<Dev<'_>>], plan_total: f64) -> BaselineReport {
-    let downloads: Vec<Download> = by_wave
-        .iter()
-        .flatten()
+    let devs: Vec<&Dev<'_>> = by_wave.iter().flatten().collect();
+    let downloads: Vec<Download> = devs
+        .par_iter()
         .map(|d| download_at(s, d, s.start))
         .collect();
     report(
@@ -209,7 +210,7 @@ fn rate_limited(s: &Scenario, by_wave: &[Vec<Dev<'_>>], plan_total: f64) -> Base
     let mut downloads = Vec::new();
     let mut earliest = s.start;
     for (w, devs) in by_wave.iter().enumerate() {
-        let mut wave_dl = Vec::with_capacity(devs.len());
+        let mut starts: Vec<(&Dev<'_>, Instant)> = Vec::with_capacity(devs.len());
         // Walk minute by minute through the maintenance windows from the wave's start.
         let mut t = earliest;
         let mut minute = 0u32;
@@ -222,13 +223,17 @@ fn rate_limited(s: &Scenario, by_wave: &[Vec<Dev<'_>>], plan_total: f64) -> Base
                 for (j, d) in devs[next..next + n].iter().enumerate() {
                     // Spread the minute's notifications evenly over it.
                     let at = t + Duration::milliseconds((60_000.0 * j as f64 / n as f64) as i64);
-                    wave_dl.push(download_at(s, d, at));
+                    starts.push((d, at));
                 }
                 next += n;
                 minute += 1;
             }
             t += Duration::minutes(1);
         }
+        let wave_dl: Vec<Download> = starts
+            .par_iter()
+            .map(|(d, at)| download_at(s, d, *at))
+            .collect();
         if let Some(g) = gate(s, w, &wave_dl) {
             earliest = earliest.max(g);
         }
@@ -251,23 +256,31 @@ fn local_off_peak(s: &Scenario, by_wave: &[Vec<Dev<'_>>], plan_total: f64) -> Ba
     let mut downloads = Vec::new();
     let mut earliest = s.start;
     for (w, devs) in by_wave.iter().enumerate() {
-        let mut wave_dl = Vec::with_capacity(devs.len());
         let from = grid.slot_of(earliest)
             + usize::from(grid.slot_start(grid.slot_of(earliest)) < earliest);
+        // Allowed slots per (time zone, region), computed once; then every device's
+        // first window, in parallel.
         for d in devs {
             let dev = &s.devices[d.idx];
             let ws = s.windows_for(dev);
-            let allowed = allowed_cache
+            allowed_cache
                 .entry((dev.tz, dev.region.0))
                 .or_insert_with(|| {
                     (0..grid.n)
                         .map(|k| ws.contains_interval(dev.tz, grid.slot_start(k), grid.slot_end(k)))
                         .collect()
                 });
-            if let Some(k) = (from..grid.n).find(|&k| allowed[k]) {
-                wave_dl.push(download_at(s, d, grid.slot_start(k)));
-            }
         }
+        let wave_dl: Vec<Download> = devs
+            .par_iter()
+            .filter_map(|d| {
+                let dev = &s.devices[d.idx];
+                let allowed = &allowed_cache[&(dev.tz, dev.region.0)];
+                (from..grid.n)
+                    .find(|&k| allowed[k])
+                    .map(|k| download_at(s, d, grid.slot_start(k)))
+            })
+            .collect();
         if let Some(g) = gate(s, w, &wave_dl) {
             earliest = earliest.max(g);
         }
