@@ -203,6 +203,57 @@ fn unknown_ref(
     d
 }
 
+/// Resolves the `device_id`s of a per-device table (progress, a written plan) against
+/// the scenario, reporting ids it does not know and ids listed twice.
+pub(crate) struct DeviceLookup<'a> {
+    index: HashMap<&'a str, usize>,
+    seen: HashMap<usize, usize>,
+}
+
+impl<'a> DeviceLookup<'a> {
+    pub(crate) fn new(s: &'a Scenario) -> Self {
+        let index = s
+            .devices
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.id.as_str(), i))
+            .collect();
+        DeviceLookup {
+            index,
+            seen: HashMap::new(),
+        }
+    }
+
+    /// The device's index, or `None` after reporting why not.
+    pub(crate) fn resolve(
+        &mut self,
+        file: &str,
+        row: usize,
+        id: &str,
+        diags: &mut Diagnostics,
+    ) -> Option<usize> {
+        let Some(&dev) = self.index.get(id) else {
+            diags.push(
+                Diagnostic::error(file, "unknown device_id: not in the scenario's devices")
+                    .row(row)
+                    .column("device_id")
+                    .value(id),
+            );
+            return None;
+        };
+        if let Some(first) = self.seen.insert(dev, row) {
+            diags.push(
+                Diagnostic::error(file, format!("duplicate device_id (first on row {first})"))
+                    .row(row)
+                    .column("device_id")
+                    .value(id),
+            );
+            return None;
+        }
+        Some(dev)
+    }
+}
+
 /// Gives `name` the next index of its table; a name seen before is reported.
 fn register(
     ix: &mut HashMap<String, u32>,

@@ -6,7 +6,6 @@ use super::table::{V, read_table};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::domain::{DeviceIdx, Scenario};
 use crate::plan::PlanRow;
-use std::collections::HashMap;
 use std::path::Path;
 
 const REQUIRED: [&str; 8] = [
@@ -56,13 +55,7 @@ pub fn read_plan(path: &Path, s: &Scenario) -> Result<Vec<PlanRow>, Diagnostics>
     let throughput = t.numbers("throughput_kbps", &mut diags);
     let cycles = t.instants("billing_cycle_start", &mut diags);
     let reconnect = t.instants("reconnect_by", &mut diags);
-    let index: HashMap<&str, usize> = s
-        .devices
-        .iter()
-        .enumerate()
-        .map(|(i, d)| (d.id.as_str(), i))
-        .collect();
-    let mut seen: HashMap<usize, usize> = HashMap::new();
+    let mut devices = super::DeviceLookup::new(s);
     let mut out = Vec::with_capacity(t.height());
     for i in 0..t.height() {
         let row = i + 1;
@@ -82,24 +75,9 @@ pub fn read_plan(path: &Path, s: &Scenario) -> Result<Vec<PlanRow>, Diagnostics>
             }
             continue;
         };
-        let Some(&dev) = index.get(id) else {
-            diags.push(
-                Diagnostic::error(&file, "unknown device_id: not in the scenario's devices")
-                    .row(row)
-                    .column("device_id")
-                    .value(id),
-            );
+        let Some(dev) = devices.resolve(&file, row, id, &mut diags) else {
             continue;
         };
-        if let Some(first) = seen.insert(dev, row) {
-            diags.push(
-                Diagnostic::error(&file, format!("duplicate device_id (first on row {first})"))
-                    .row(row)
-                    .column("device_id")
-                    .value(id),
-            );
-            continue;
-        }
         let Some(wi) = s.waves.iter().position(|w| w.name == wave) else {
             diags.push(
                 Diagnostic::error(&file, "unknown wave: not in the scenario's [[waves]]")

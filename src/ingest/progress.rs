@@ -6,7 +6,6 @@ use super::table::{V, read_table};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::domain::{DeviceIdx, Scenario};
 use crate::plan::{DeviceState, Progress};
-use std::collections::HashMap;
 use std::path::Path;
 
 /// Reads and checks a progress table against the scenario's devices.
@@ -38,13 +37,7 @@ pub fn read_progress(path: &Path, s: &Scenario) -> Result<Vec<Progress>, Diagnos
     let states = t.text_refs("state", &mut diags);
     let bytes = t.integers("bytes_used", &mut diags);
     let at = t.instants("at", &mut diags);
-    let index: HashMap<&str, usize> = s
-        .devices
-        .iter()
-        .enumerate()
-        .map(|(i, d)| (d.id.as_str(), i))
-        .collect();
-    let mut seen: HashMap<usize, usize> = HashMap::new();
+    let mut devices = super::DeviceLookup::new(s);
     let mut out = Vec::with_capacity(t.height());
     for i in 0..t.height() {
         let row = i + 1;
@@ -60,24 +53,9 @@ pub fn read_progress(path: &Path, s: &Scenario) -> Result<Vec<Progress>, Diagnos
             }
             V::Bad => continue,
         };
-        let Some(&dev) = index.get(id) else {
-            diags.push(
-                Diagnostic::error(&file, "unknown device_id: not in the scenario's devices")
-                    .row(row)
-                    .column("device_id")
-                    .value(id),
-            );
+        let Some(dev) = devices.resolve(&file, row, id, &mut diags) else {
             continue;
         };
-        if let Some(first) = seen.insert(dev, row) {
-            diags.push(
-                Diagnostic::error(&file, format!("duplicate device_id (first on row {first})"))
-                    .row(row)
-                    .column("device_id")
-                    .value(id),
-            );
-            continue;
-        }
         let state = match states[i] {
             V::Val(v) => match DeviceState::parse(&v.to_ascii_lowercase()) {
                 Some(st) => st,
