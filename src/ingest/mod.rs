@@ -254,6 +254,40 @@ impl<'a> DeviceLookup<'a> {
     }
 }
 
+/// References from one table to another by name (a device's pool, a tier's pool).
+/// Unknown names are reported only when the referenced table itself could be read, so
+/// one missing table does not bury the user in follow-on errors.
+struct Refs<'a> {
+    ix: &'a HashMap<String, u32>,
+    names: &'a [&'a str],
+    what: &'static str,
+    report: bool,
+}
+
+impl Refs<'_> {
+    fn get(
+        &self,
+        t: &Table,
+        row0: usize,
+        col: &str,
+        name: &str,
+        diags: &mut Diagnostics,
+    ) -> Option<u32> {
+        let found = self.ix.get(name).copied();
+        if found.is_none() && self.report {
+            diags.push(unknown_ref(
+                &t.file,
+                row0 + 1,
+                col,
+                name,
+                self.what,
+                self.names,
+            ));
+        }
+        found
+    }
+}
+
 /// Gives `name` the next index of its table; a name seen before is reported.
 fn register(
     ix: &mut HashMap<String, u32>,
@@ -521,6 +555,18 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
     let pool_names: Vec<String> = pools.iter().map(|p| p.id.clone()).collect();
     let pool_names: Vec<&str> = pool_names.iter().map(String::as_str).collect();
     let pools_ok = pools_t.is_some();
+    let pool_refs = Refs {
+        ix: &pool_ix,
+        names: &pool_names,
+        what: "pool",
+        report: pools_ok,
+    };
+    let region_refs = Refs {
+        ix: &region_ix,
+        names: &region_names,
+        what: "region",
+        report: regions_t.is_some(),
+    };
 
     // Overage tiers.
     if let Some(t) = load_reporting(dir, &s.tables.overage_tiers, diags)
@@ -544,17 +590,7 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
             let (Some(id), Some(p), Some(u)) = (id, p, u) else {
                 continue;
             };
-            let Some(&pi) = pool_ix.get(&id) else {
-                if pools_ok {
-                    diags.push(unknown_ref(
-                        &t.file,
-                        i + 1,
-                        "pool_id",
-                        &id,
-                        "pool",
-                        &pool_names,
-                    ));
-                }
+            let Some(pi) = pool_refs.get(&t, i, "pool_id", &id, diags) else {
                 continue;
             };
             let pool = &mut pools[pi as usize];
@@ -647,17 +683,7 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
             let (Some(id), Some(z), Some(p)) = (id, z, p) else {
                 continue;
             };
-            let Some(&pi) = pool_ix.get(&id) else {
-                if pools_ok {
-                    diags.push(unknown_ref(
-                        &t.file,
-                        i + 1,
-                        "pool_id",
-                        &id,
-                        "pool",
-                        &pool_names,
-                    ));
-                }
+            let Some(pi) = pool_refs.get(&t, i, "pool_id", &id, diags) else {
                 continue;
             };
             if pools[pi as usize]
@@ -794,39 +820,12 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
                 );
                 continue;
             }
-            let pool = need(t, i, "pool_id", pool_c[i], diags).and_then(|p| match pool_ix.get(p) {
-                Some(&ix) => Some(PoolId(ix)),
-                None => {
-                    if pools_ok {
-                        diags.push(unknown_ref(
-                            &t.file,
-                            i + 1,
-                            "pool_id",
-                            p,
-                            "pool",
-                            &pool_names,
-                        ));
-                    }
-                    None
-                }
-            });
-            let region =
-                need(t, i, "region", region_c[i], diags).and_then(|r| match region_ix.get(r) {
-                    Some(&ix) => Some(RegionId(ix)),
-                    None => {
-                        if regions_t.is_some() {
-                            diags.push(unknown_ref(
-                                &t.file,
-                                i + 1,
-                                "region",
-                                r,
-                                "region",
-                                &region_names,
-                            ));
-                        }
-                        None
-                    }
-                });
+            let pool = need(t, i, "pool_id", pool_c[i], diags)
+                .and_then(|p| pool_refs.get(t, i, "pool_id", p, diags))
+                .map(PoolId);
+            let region = need(t, i, "region", region_c[i], diags)
+                .and_then(|r| region_refs.get(t, i, "region", r, diags))
+                .map(RegionId);
             let tz = need(t, i, "timezone", tz_c[i], diags).and_then(|z| {
                 let r = zones.get(z);
                 if r.is_none() {

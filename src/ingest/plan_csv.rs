@@ -2,7 +2,7 @@
 //! planned from (for `otaplan simulate`). Every bad row is reported with file, row,
 //! column and value; nothing here computes or prices.
 
-use super::table::{V, read_table};
+use super::table::V;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::domain::{DeviceIdx, Scenario};
 use crate::plan::PlanRow;
@@ -21,18 +21,9 @@ const REQUIRED: [&str; 8] = [
 
 /// Reads `plan.csv` (or .parquet) and resolves devices and waves by name.
 pub fn read_plan(path: &Path, s: &Scenario) -> Result<Vec<PlanRow>, Diagnostics> {
-    let file = path.file_name().map_or_else(
-        || path.display().to_string(),
-        |f| f.to_string_lossy().into_owned(),
-    );
+    let t = super::table::open_named(path)?;
+    let file = t.file.clone();
     let mut diags = Diagnostics::default();
-    let t = match read_table(path, &file) {
-        Ok(t) => t,
-        Err(d) => {
-            diags.push(d);
-            return Err(diags);
-        }
-    };
     if t.height() == 0 && REQUIRED.iter().all(|c| t.has_column(c)) {
         return Ok(Vec::new());
     }
@@ -143,18 +134,9 @@ pub fn read_plan(path: &Path, s: &Scenario) -> Result<Vec<PlanRow>, Diagnostics>
 /// Reads the columns of `plan.csv` the finance report's daily view needs (`pool_id`,
 /// `expected_bytes`, `window_start`, `zone`), without the scenario.
 pub fn read_row_use(path: &Path) -> Result<Vec<crate::report::RowUse>, Diagnostics> {
-    let file = path.file_name().map_or_else(
-        || path.display().to_string(),
-        |f| f.to_string_lossy().into_owned(),
-    );
+    let t = super::table::open_named(path)?;
+    let file = t.file.clone();
     let mut diags = Diagnostics::default();
-    let t = match read_table(path, &file) {
-        Ok(t) => t,
-        Err(d) => {
-            diags.push(d);
-            return Err(diags);
-        }
-    };
     let pools = t.texts("pool_id", &mut diags);
     let bytes = t.integers("expected_bytes", &mut diags);
     let starts = t.instants("window_start", &mut diags);

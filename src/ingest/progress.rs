@@ -2,7 +2,7 @@
 //! (`done` | `failed` | `in_progress` | `pending`), `bytes_used`, optional `at` (when
 //! the bytes were used). Every bad row is reported with file, row, column and value.
 
-use super::table::{V, read_table};
+use super::table::V;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::domain::{DeviceIdx, Scenario};
 use crate::plan::{DeviceState, Progress};
@@ -10,18 +10,9 @@ use std::path::Path;
 
 /// Reads and checks a progress table against the scenario's devices.
 pub fn read_progress(path: &Path, s: &Scenario) -> Result<Vec<Progress>, Diagnostics> {
-    let file = path.file_name().map_or_else(
-        || path.display().to_string(),
-        |f| f.to_string_lossy().into_owned(),
-    );
+    let t = super::table::open_named(path)?;
+    let file = t.file.clone();
     let mut diags = Diagnostics::default();
-    let t = match read_table(path, &file) {
-        Ok(t) => t,
-        Err(d) => {
-            diags.push(d);
-            return Err(diags);
-        }
-    };
     // An empty table is fine: nothing has happened yet.
     if t.height() == 0
         && ["device_id", "state", "bytes_used"]

@@ -113,6 +113,20 @@ pub fn read_table(path: &Path, file: &str) -> Result<Table, Diagnostic> {
     })
 }
 
+/// Opens a table named by its own path (progress.csv, a written plan.csv), shown to the
+/// user by its file name; the one diagnostic, if any, as `Diagnostics`.
+pub fn open_named(path: &Path) -> Result<Table, Diagnostics> {
+    let file = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |f| f.to_string_lossy().into_owned(),
+    );
+    read_table(path, &file).map_err(|d| {
+        let mut diags = Diagnostics::default();
+        diags.push(d);
+        diags
+    })
+}
+
 fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or(s)
 }

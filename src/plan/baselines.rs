@@ -105,7 +105,7 @@ fn devices_by_wave<'a>(
     by_wave
 }
 
-/// Each device's payload, chosen exactly as the planner chooses it.
+/// Each device's payload, chosen by the planner's own rule (`prepare::choose_payload`).
 pub fn payloads(s: &Scenario, profiles: &[(Arc<Profile>, KeyLevel)]) -> Vec<Option<Payload>> {
     let graph = VersionGraph::new(&s.artifacts, &s.release);
     let region_hours: Vec<Vec<usize>> = s
@@ -125,10 +125,13 @@ pub fn payloads(s: &Scenario, profiles: &[(Arc<Profile>, KeyLevel)]) -> Vec<Opti
             cache
                 .entry((d.current_version.as_str(), Arc::as_ptr(p), d.region.0))
                 .or_insert_with(|| {
-                    let c = conditions(p, &region_hours[d.region.0 as usize]);
-                    graph.cheapest(&d.current_version, |ai| {
-                        transfer::expected_artifact_bytes(&s.artifacts[ai], &c)
-                    })
+                    super::prepare::choose_payload(
+                        s,
+                        &graph,
+                        &d.current_version,
+                        p,
+                        &region_hours[d.region.0 as usize],
+                    )
                 })
                 .clone()
         })

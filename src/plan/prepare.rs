@@ -186,6 +186,21 @@ fn quantise(profile: &Profile, hours: &[usize]) -> (i32, i32, i32) {
     )
 }
 
+/// The payload a device gets: the cheapest way to the release by expected billed bytes
+/// under its coverage over its window hours (the lowest throughput, the mean drop rate).
+pub fn choose_payload(
+    scenario: &Scenario,
+    graph: &VersionGraph<'_>,
+    current_version: &str,
+    profile: &Profile,
+    window_hours: &[usize],
+) -> Option<Payload> {
+    let c = conditions(profile, window_hours);
+    graph.cheapest(current_version, |ai| {
+        transfer::expected_artifact_bytes(&scenario.artifacts[ai], &c)
+    })
+}
+
 /// Each device's coverage profile and how specific its key was, resolved once per plan
 /// (group lookups are cached: a million devices share a few hundred groups).
 pub fn resolve_profiles(
@@ -269,10 +284,7 @@ pub fn prepare(
         let pi = *payload_ix
             .entry((d.current_version.as_str(), bucket))
             .or_insert_with(|| {
-                let c = conditions(profile, hours);
-                let p = graph.cheapest(&d.current_version, |ai| {
-                    transfer::expected_artifact_bytes(&scenario.artifacts[ai], &c)
-                })?;
+                let p = choose_payload(scenario, &graph, &d.current_version, profile, hours)?;
                 match payloads.iter().position(|x| *x == p) {
                     Some(k) => Some(k),
                     None => {
