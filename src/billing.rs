@@ -149,6 +149,7 @@ mod tests {
             baseline_per_day: Megabytes(10.0),
             on_cap: CapBehaviour::Overage,
             cap: None,
+            cap_headroom: None,
             tiers: vec![],
             zone_rates: Default::default(),
         }

@@ -120,6 +120,9 @@ pub struct Pool {
     pub baseline_per_day: Megabytes,
     pub on_cap: CapBehaviour,
     pub cap: Option<Megabytes>,
+    /// MB kept free under `cap` in every cycle; `None` = the largest single expected
+    /// download of the pool that may start in the cycle.
+    pub cap_headroom: Option<Megabytes>,
     /// Marginal tiers in order; the last is unbounded.
     pub tiers: Vec<Tier>,
     /// Roaming zone → price per MB.

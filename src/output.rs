@@ -15,9 +15,7 @@ use std::fmt::Write as _;
 use std::io;
 use std::path::Path;
 
-pub fn utc(t: Instant) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
+pub use crate::units::rfc3339_utc as utc;
 
 pub fn local(t: Instant, tz: chrono_tz::Tz) -> String {
     t.with_timezone(&tz)
@@ -199,16 +197,7 @@ pub fn summary(s: &Scenario, plan: &Plan, source: coverage::Source, timings: Tim
     ] {
         *v = money(*v);
     }
-    let mut waves = plan.waves.clone();
-    for w in &mut waves {
-        for v in [
-            &mut w.lp.objective,
-            &mut w.lp.lower_bound,
-            &mut w.lp.rounded_objective,
-        ] {
-            *v = money(*v);
-        }
-    }
+    let waves = plan.waves.clone();
     Summary {
         scenario: s.name.clone(),
         release: s.release.clone(),
@@ -248,9 +237,12 @@ pub fn summary(s: &Scenario, plan: &Plan, source: coverage::Source, timings: Tim
             ),
             "p_success = mean p_online over the window's local hours × Π over non-resumable artifacts e^(−h·d)".into(),
             "throughput_kbps = the lowest coverage-model throughput over the local hours the window touches".into(),
-            "hard caps keep one session (the pool's largest expected download) of margin below cap_mb, since carriers enforce caps late".into(),
+            "hard caps keep cap_headroom_mb free below cap_mb in every cycle (by default the largest expected download that may start in the cycle), since carriers enforce caps late; pools[].cycles[].cap_headroom_mb says which".into(),
             "retry policy: a device whose download fails retries in its next allowed local window".into(),
-            "waves before the last are solved with a lateness price of at least 1 per device-day so they finish as early as windows and capacity allow; lp.objective includes that price".into(),
+            "waves: every wave but the last must end by the earliest instant all its devices can have downloaded (each at its first window with room under the hard limits; waves[].latest_end), the next starts at that end plus the soak; with these spans fixed, all waves are one model solved together with the scenario's own weights".into(),
+            "placements: a window starts a whole number of slots after one of the device's local windows opens and lasts whole slots, so a 4-hour local window gives 4 hours in any UTC offset; its bytes are spread over the UTC load slots it overlaps by the fraction it overlaps each".into(),
+            "solver: column generation over every cohort's candidate placements (lp.candidate_placements), priced with HiGHS's row duals; lp.lower_bound = best master optimum + Σ cohorts n × min(0, least reduced cost), a valid bound on cost.total over plans with these wave spans and placements; lp.rounding_gap = (cost.total − lp.lower_bound) / lp.lower_bound".into(),
+            "expected_bytes and p_success are the cohort's (devices the model cannot tell apart share them), so cost.total is what the model priced; throughput_kbps is the device's own lowest over its window".into(),
         ],
         timings,
     }

@@ -164,3 +164,8 @@ mod tests {
         );
     }
 }
+
+/// An instant as RFC 3339 in UTC with `Z`, to the second: how every output writes one.
+pub fn rfc3339_utc(t: Instant) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}

@@ -151,6 +151,39 @@ impl WindowSet {
         None
     }
 
+    /// The occurrences of the windows in `tz` that overlap `[from, to)`, as UTC
+    /// intervals clipped to it, in time order. Each occurrence runs from the local start
+    /// to the local end of one window on one night (on a daylight-saving night it is an
+    /// hour shorter or longer in UTC); every instant of it is inside the window, so
+    /// `contains_interval` holds for any sub-interval. An all-day set is one occurrence.
+    pub fn occurrences(&self, tz: Tz, from: Instant, to: Instant) -> Vec<(Instant, Instant)> {
+        if to <= from {
+            return Vec::new();
+        }
+        if self.is_all_day() {
+            return vec![(from, to)];
+        }
+        let first_day = from.with_timezone(&tz).date_naive() - Duration::days(1);
+        let last_day = to.with_timezone(&tz).date_naive();
+        let mut out = Vec::new();
+        let mut day = first_day;
+        while day <= last_day {
+            let midnight = day.and_time(NaiveTime::MIN);
+            for &(s, len) in &self.arcs {
+                let ls = midnight + Duration::minutes(s as i64);
+                let a = local_to_utc_first_at_or_after(tz, ls);
+                let b = local_to_utc_first_at_or_after(tz, ls + Duration::minutes(len as i64));
+                let (a, b) = (a.max(from), b.min(to));
+                if b > a {
+                    out.push((a, b));
+                }
+            }
+            day += Duration::days(1);
+        }
+        out.sort_unstable();
+        out
+    }
+
     /// True when every instant of `[from, to)` lies inside an allowed window in `tz`.
     pub fn contains_interval(&self, tz: Tz, from: Instant, to: Instant) -> bool {
         if to <= from {

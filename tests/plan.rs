@@ -256,3 +256,53 @@ fn a_pause_cap_without_room_is_explained_and_never_exceeded() {
         "{capped:?}"
     );
 }
+
+#[test]
+fn four_hour_local_windows_give_four_hours_in_every_offset() {
+    // 3.8 h downloads in a 01:00-05:00 window at +05:30, +05:45, +12:45/+13:45 and -03:30:
+    // on a grid of whole UTC hours these windows held only three usable hours.
+    let out = tempfile::tempdir().unwrap();
+    run_plan(&data("odd-offsets"), out.path(), &[]);
+    let s = check_invariants(&data("odd-offsets"), out.path());
+    assert_eq!(s["unscheduled"], 0, "{}", read_to(&out.path().join("unscheduled.csv")));
+    for r in read_csv(&out.path().join("plan.csv")) {
+        let (ws, we) = (ts(&r["window_start"]), ts(&r["window_end"]));
+        assert_eq!((we - ws).num_minutes(), 240, "{r:?}");
+        assert!(
+            r["window_start_local"].contains("T01:00:00"),
+            "starts when the local window opens: {r:?}"
+        );
+    }
+}
+
+#[test]
+fn a_binding_cap_still_places_every_device_an_integer_plan_can() {
+    // 40 MB of room before the reset: the LP fills it with fractions of devices; the
+    // plan keeps the cap and moves the rest past the reset instead of leaving one out.
+    let out = tempfile::tempdir().unwrap();
+    run_plan(&data("binding-cap"), out.path(), &[]);
+    let s = check_invariants(&data("binding-cap"), out.path());
+    assert_eq!(s["unscheduled"], 0, "{}", read_to(&out.path().join("unscheduled.csv")));
+    let cycles = s["pools"][0]["cycles"].as_array().unwrap();
+    assert_eq!(cycles[0]["cap_headroom_mb"].as_f64(), Some(0.0));
+    let first = cycles[0]["update_mb"].as_f64().unwrap();
+    assert!(first <= 40.0 + 1e-6 && first > 30.0, "the room before the reset is used: {first}");
+}
+
+#[test]
+fn the_bound_is_below_the_cost_on_every_fixture_and_close_to_it() {
+    for name in ["minimal", "reset", "falling-tiers", "odd-offsets", "binding-cap", "coverage-fleet"] {
+        let out = tempfile::tempdir().unwrap();
+        run_plan(&data(name), out.path(), &[]);
+        let s = check_invariants(&data(name), out.path());
+        let total = s["cost"]["total"].as_f64().unwrap();
+        let lb = s["lp"]["lower_bound"].as_f64().unwrap();
+        assert!(lb <= total + 1e-6, "{name}: bound {lb} > cost {total}");
+        assert_eq!(s["lp"]["status"], "optimal", "{name}");
+        assert!(lb > 0.0 || total == 0.0, "{name}: a bound of {lb} says nothing");
+    }
+}
+
+fn read_to(p: &std::path::Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_default()
+}

@@ -453,7 +453,7 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
                 "baseline_mb_per_day",
                 "on_cap",
             ],
-            &["cap_mb"],
+            &["cap_mb", "cap_headroom_mb"],
             diags,
         )
     {
@@ -466,6 +466,7 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
         let baseline = t.numbers("baseline_mb_per_day", diags);
         let on_cap = t.texts("on_cap", diags);
         let cap = t.numbers("cap_mb", diags);
+        let headroom = t.numbers("cap_headroom_mb", diags);
         for i in 0..t.height() {
             let id = need(t, i, "pool_id", ids[i].clone(), diags);
             let prov = need(t, i, "provider", provider[i].clone(), diags);
@@ -529,6 +530,21 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
                     .hint("give the usage in MB at which the SIMs pause or throttle"),
                 );
             }
+            // MB kept free under the cap in every cycle (empty = the largest download).
+            let h = headroom[i]
+                .ok()
+                .and_then(|v| positive(t, i, "cap_headroom_mb", v, diags, true));
+            if let (Some(h), Some(cap)) = (h, c)
+                && h >= cap
+            {
+                diags.push(
+                    Diagnostic::error(&t.file, "cap_headroom_mb must be below cap_mb")
+                        .row(i + 1)
+                        .column("cap_headroom_mb")
+                        .value(format!("{h}"))
+                        .hint(format!("cap_mb is {cap}; the headroom is kept free under it")),
+                );
+            }
             let (Some(id), Some(prov), Some(a), Some(day), Some(tz), Some(u), Some(b), Some(oc)) =
                 (id, prov, a, day, tz, u, b, oc)
             else {
@@ -547,6 +563,7 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
                 baseline_per_day: Megabytes(b),
                 on_cap: oc,
                 cap: c.map(Megabytes),
+                cap_headroom: h.map(Megabytes),
                 tiers: Vec::new(),
                 zone_rates: BTreeMap::new(),
             });

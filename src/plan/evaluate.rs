@@ -48,6 +48,10 @@ pub struct CycleUsage {
     pub overage_cost: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cap_mb: Option<f64>,
+    /// MB kept free under `cap_mb` (the pool's `cap_headroom_mb`, or the largest single
+    /// expected download starting in the cycle): usage ≤ cap_mb − cap_headroom_mb.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cap_headroom_mb: Option<f64>,
 }
 
 fn is_zero(v: &f64) -> bool {
@@ -117,6 +121,7 @@ pub fn account(
         .collect();
     let mut update: Vec<Vec<f64>> = cycles.iter().map(|c| vec![0.0; c.len()]).collect();
     let mut already_mb: Vec<Vec<f64>> = cycles.iter().map(|c| vec![0.0; c.len()]).collect();
+    let mut largest: Vec<Vec<f64>> = cycles.iter().map(|c| vec![0.0; c.len()]).collect();
     for d in downloads {
         let mb = d.expected_bytes as f64 / 1e6;
         match d.zone_price {
@@ -125,6 +130,7 @@ pub fn account(
                 let pi = d.pool.0 as usize;
                 if let Some(ci) = billing::cycle_index(&cycles[pi], d.window_start) {
                     update[pi][ci] += mb;
+                    largest[pi][ci] = largest[pi][ci].max(mb);
                 }
             }
         }
@@ -166,6 +172,8 @@ pub fn account(
                     .is_hard()
                     .then_some(pool.cap.map(|c| c.0))
                     .flatten(),
+                cap_headroom_mb: (pool.on_cap.is_hard() && pool.cap.is_some())
+                    .then(|| pool.cap_headroom.map_or(largest[pi][ci], |h| h.0)),
             });
         }
         pools.push(PoolUsage {

@@ -4,12 +4,14 @@
 //! account the result from its rows. Pure apart from the solver call; no file I/O.
 
 pub mod baselines;
+pub mod colgen;
 pub mod evaluate;
 pub mod lp;
 pub mod model;
 pub mod prepare;
 pub mod round;
 pub mod solve;
+pub mod spans;
 pub mod transfer;
 pub mod waves;
 
@@ -146,24 +148,34 @@ pub struct UnscheduledRow {
     pub reason: String,
 }
 
-/// The solver's side of the story, per wave and in total.
+/// The solver's side of the story: one model for every wave.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct LpReport {
     pub status: String,
+    /// Objective of the model solved last (the column-generation master, or its integer
+    /// model when falling tier prices need binaries), in the same terms as `cost.total`.
     pub objective: f64,
+    /// A valid lower bound on `cost.total` for the scenario as planned (these waves'
+    /// spans): no plan, on this grid of placements, costs less.
     pub lower_bound: f64,
-    /// Cost of the rounded plan in the LP's own terms (cohort-level coefficients).
+    /// `cost.total` of the plan written (whole devices, after repair).
     pub rounded_objective: f64,
-    /// (rounded − lower bound) / |lower bound|.
+    /// (rounded − lower bound) / |lower bound|: the true optimality gap.
     pub rounding_gap: f64,
+    /// LP columns generated (placement, overage, excess and unplaced columns).
     pub variables: usize,
+    /// Placements the cohorts could take (the columns a full model would have).
+    pub candidate_placements: usize,
     pub integer_variables: usize,
     pub constraints: usize,
     pub nonzeros: usize,
     pub cohorts: usize,
     pub algorithm: String,
+    /// Column-generation rounds (master solves).
+    pub rounds: usize,
     pub build_seconds: f64,
     pub solve_seconds: f64,
+    pub pricing_seconds: f64,
     pub round_seconds: f64,
     /// Devices moved by the repair pass to keep hard limits after rounding.
     pub repaired_devices: usize,
@@ -179,9 +191,11 @@ pub struct WaveReport {
     pub soak_hours: f64,
     /// Earliest start allowed (the previous wave's gate, a pinned start, or `start`).
     pub earliest_start: Instant,
+    /// Latest end allowed: the earliest instant by which every placeable device of the
+    /// wave can have finished (the deadline for the last wave).
+    pub latest_end: Instant,
     /// The stop rules the orchestrator applies while this wave soaks.
     pub stop_rules: crate::domain::StopRules,
-    pub lp: LpReport,
 }
 
 /// A whole plan.
@@ -202,8 +216,8 @@ pub struct Plan {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
-    #[error("wave {wave}: {source}")]
-    Solve { wave: String, source: SolveError },
+    #[error("{source}")]
+    Solve { source: SolveError },
 }
 
 /// The accounting grid for a scenario.
@@ -233,6 +247,95 @@ pub fn download_of(s: &Scenario, r: &PlanRow) -> Download {
     }
 }
 
+/// Where each wave may run, decided before the one model is built: every wave but the
+/// last ends as early as its devices can all have downloaded (each at the first window
+/// the hard limits leave room for), the next starts at that end plus the soak (or its
+/// pinned start), and the last runs to the deadline. With the spans fixed, the waves
+/// need no lateness weight of their own and are solved together.
+struct WaveSpans {
+    parts: Vec<Prepared>,
+    reports: Vec<WaveReport>,
+}
+
+fn wave_spans(
+    s: &Scenario,
+    profiles: &[(std::sync::Arc<crate::coverage::Profile>, crate::coverage::KeyLevel)],
+    grid: Grid,
+    wave_of: &[Option<usize>],
+    state: &[DeviceState],
+    replan: Option<&Replan>,
+    inputs: &model::ModelInputs,
+    progress: &dyn Fn(&str),
+) -> WaveSpans {
+    let now = replan.map_or(s.start, |r| r.now.max(s.start));
+    let mut earliest = s.start;
+    let mut parts = Vec::new();
+    let mut reports = Vec::new();
+    let mut first_prepare = true;
+    let n_waves = s.waves.len();
+    for (wi, wave) in s.waves.iter().enumerate() {
+        let from = wave
+            .pinned_start
+            .map_or(earliest, |p| p.max(earliest))
+            .max(now);
+        let members: Vec<bool> = (0..s.devices.len())
+            .map(|i| {
+                wave_of[i] == Some(wi) && matches!(state[i], DeviceState::Pending | DeviceState::Failed)
+            })
+            .collect();
+        let report = |latest_end: Instant| WaveReport {
+            name: wave.name.clone(),
+            devices: 0,
+            start: None,
+            end: None,
+            gate: None,
+            soak_hours: wave.soak_hours,
+            earliest_start: from,
+            latest_end,
+            stop_rules: s.stop_rules.clone(),
+        };
+        // A wave whose devices are all done (or downloading) is finished: it keeps the
+        // gate of the original plan.
+        if let Some(r) = replan {
+            let had = wave_of.iter().any(|w| *w == Some(wi));
+            if had && !members.contains(&true) {
+                let mut rep = report(from);
+                rep.gate = r.original_gates.get(wi).copied().flatten();
+                if let Some(g) = rep.gate {
+                    earliest = earliest.max(g);
+                }
+                reports.push(rep);
+                continue;
+            }
+        }
+        progress(&format!("wave {}: preparing cohorts", wave.name));
+        let assignment = Assignment {
+            wave: wi,
+            members,
+            span: (from, s.deadline),
+        };
+        let mut prepared = prepare::prepare(s, profiles, grid, &assignment, first_prepare);
+        first_prepare = false;
+        let last = wi + 1 == n_waves;
+        let mut end = s.deadline;
+        if !last {
+            if let Some(e) = spans::earliest_finish(s, &prepared, inputs) {
+                end = e;
+                for c in &mut prepared.cohorts {
+                    c.span.1 = e;
+                    c.placements.retain(|pl| pl.end <= e);
+                }
+            }
+            earliest = earliest.max(
+                end + chrono::Duration::milliseconds((wave.soak_hours * 3_600_000.0).round() as i64),
+            );
+        }
+        reports.push(report(end));
+        parts.push(prepared);
+    }
+    WaveSpans { parts, reports }
+}
+
 /// Plans the scenario. `progress` is told each step's name as it starts.
 pub fn plan(
     s: &Scenario,
@@ -240,21 +343,16 @@ pub fn plan(
     opts: &PlanOptions,
     progress: &dyn Fn(&str),
 ) -> Result<Plan, PlanError> {
-    let grid = Grid::new(s.start, s.deadline, s.slot_minutes);
+    let grid = Grid::new(s.start, s.deadline, s.slot_minutes.min(60));
     progress("assigning waves");
     let rank = id_rank(s);
     let (wave_of, wave_notes) = waves::assign_waves(s, &rank);
     progress("resolving coverage profiles");
     let profiles = prepare::resolve_profiles(s, coverage);
-    let mut rows: Vec<PlanRow> = Vec::new();
     let mut unscheduled: Vec<UnscheduledRow> = Vec::new();
-    let mut up_to_date = 0;
-    let mut wave_reports = Vec::new();
-    let mut models = Vec::new();
     // Re-planning: who is still to plan, and the bytes already spent.
     let mut state = vec![DeviceState::Pending; s.devices.len()];
     let mut spent: Vec<evaluate::Spent> = Vec::new();
-    let now = opts.replan.as_ref().map_or(s.start, |r| r.now.max(s.start));
     if let Some(r) = &opts.replan {
         for p in &r.progress {
             state[p.device.0 as usize] = p.state;
@@ -273,12 +371,12 @@ pub fn plan(
             let reason = match p.state {
                 DeviceState::Done => Some(format!(
                     "done before {} (progress.csv row {})",
-                    crate::output::utc(r.now),
+                    crate::units::rfc3339_utc(r.now),
                     p.row
                 )),
                 DeviceState::InProgress => Some(format!(
                     "downloading at {} (progress.csv row {}); not planned again",
-                    crate::output::utc(r.now),
+                    crate::units::rfc3339_utc(r.now),
                     p.row
                 )),
                 _ => None,
@@ -293,219 +391,153 @@ pub fn plan(
             }
         }
     }
-    let mut already: Vec<(PoolId, Instant, f64)> = spent
-        .iter()
-        .filter(|sp| sp.zone_price.is_none())
-        .map(|sp| (sp.pool, sp.at, sp.mb))
-        .collect();
-    let mut earliest = s.start;
-    let mut up_to_date_reported = false;
-    let mut total = LpReport::default();
-    let n_waves = s.waves.len();
-    for (wi, wave) in s.waves.iter().enumerate() {
-        let last = wi + 1 == n_waves;
-        let from = wave
-            .pinned_start
-            .map_or(earliest, |p| p.max(earliest))
-            .max(now);
-        let from_slot = grid_slot_at_or_after(&grid, from);
-        let to_plan = |i: usize| matches!(state[i], DeviceState::Pending | DeviceState::Failed);
-        let assignment = Assignment {
-            wave: wave_of
-                .iter()
-                .enumerate()
-                .map(|(i, w)| (*w == Some(wi) && to_plan(i)).then_some(wi))
-                .collect(),
-            span: vec![(from_slot, grid.n); s.devices.len()],
-        };
-        // A wave whose devices are all done (or downloading) is finished: it keeps the
-        // gate of the original plan.
-        if let Some(r) = &opts.replan {
-            let members = wave_of.iter().filter(|w| **w == Some(wi)).count();
-            let open = assignment.wave.iter().filter(|w| w.is_some()).count();
-            if members > 0 && open == 0 {
-                let gate = r.original_gates.get(wi).copied().flatten();
-                wave_reports.push(WaveReport {
-                    name: wave.name.clone(),
-                    devices: 0,
-                    start: None,
-                    end: None,
-                    gate,
-                    soak_hours: wave.soak_hours,
-                    earliest_start: from,
-                    stop_rules: s.stop_rules.clone(),
-                    lp: LpReport::default(),
-                });
-                if let Some(g) = gate {
-                    earliest = earliest.max(g);
-                }
-                continue;
-            }
-        }
-        progress(&format!("wave {}: preparing cohorts", wave.name));
-        let t0 = Clock::now();
-        // Every wave but the last completes as early as windows and capacity allow.
-        let lateness = if last {
-            s.weights.lateness_per_device_day
-        } else {
-            s.weights.lateness_per_device_day.max(1.0)
-        };
-        let first_prepare = !up_to_date_reported;
-        up_to_date_reported = true;
-        let prepared = prepare::prepare(s, &profiles, grid, &assignment, first_prepare);
-        if first_prepare {
-            up_to_date = prepared.up_to_date;
-        }
-        // Devices already on the release are reported once; any other pre-check failure
-        // belongs to this wave's devices.
-        for u in &prepared.unscheduled {
-            let on_release = s.devices[u.device.0 as usize].current_version == s.release;
-            if first_prepare || !on_release {
-                unscheduled.push(UnscheduledRow {
-                    device: u.device,
-                    reason: u.reason.clone(),
-                });
-            }
-        }
-        let inputs = model::ModelInputs {
-            already_used_mb: already
-                .iter()
-                .map(|(p, t, mb)| (p.0 as usize, *t, *mb))
-                .collect(),
-            lateness_per_device_day: lateness,
-        };
-        progress(&format!("wave {}: building the model", wave.name));
-        let m = model::build(s, &prepared, &inputs);
-        let build_seconds = t0.elapsed().as_secs_f64();
-        progress(&format!(
-            "wave {}: solving ({} variables, {} constraints)",
-            wave.name,
-            m.lp.cols.len(),
-            m.lp.rows.len()
-        ));
-        let solved = solve::solve(&m.lp, &opts.solve).map_err(|e| PlanError::Solve {
-            wave: wave.name.clone(),
-            source: e,
-        })?;
-        progress(&format!("wave {}: rounding", wave.name));
-        let t1 = Clock::now();
-        let mut counts = round::round_counts(&m, &prepared, &solved.values);
-        let repaired = round::repair_hard_limits(s, &m, &prepared, &mut counts);
-        let rounded_objective = rounded_objective(&m, &counts);
-        let (scheduled, left) = round::assign(s, &prepared, &profiles, &counts);
-        let round_seconds = t1.elapsed().as_secs_f64();
-        let mut wave_rows = Vec::with_capacity(scheduled.len());
-        let mut cycle_cache: std::collections::HashMap<(PoolId, usize), Instant> =
-            Default::default();
-        for sc in scheduled {
-            let c = &prepared.cohorts[sc.cohort];
-            let pool = s.pool(c.key.pool);
-            wave_rows.push(PlanRow {
-                device: sc.device,
-                wave: wi,
-                payload: c.payload.label.clone(),
-                payload_bytes: c.payload.bytes.0,
-                expected_bytes: sc.expected_bytes,
-                window_start: sc.window_start,
-                window_end: sc.window_end,
-                p_success: sc.p_success,
-                throughput_kbps: sc.throughput_kbps,
-                // A download stays in the billing cycle of its slot's start (the stagger
-                // never crosses a cycle boundary), so one lookup per pool and slot.
-                billing_cycle_start: c.zone_price.is_none().then(|| {
-                    *cycle_cache
-                        .entry((c.key.pool, c.placements[sc.placement].slot))
-                        .or_insert_with(|| {
-                            crate::billing::cycle_start_containing(pool, sc.window_start)
-                        })
-                }),
-                reconnect_by: reconnect_by(
-                    s,
-                    &profiles[sc.device.0 as usize].0,
-                    c.tz,
-                    sc.window_end,
-                ),
-            });
-        }
-        for (d, ci) in left {
-            let reason = prepared.cohorts[ci]
-                .no_placement
-                .clone()
-                .unwrap_or_else(|| limit_reason(s, &prepared, ci, &m));
-            unscheduled.push(UnscheduledRow { device: d, reason });
-        }
-        for r in &wave_rows {
-            let d = &s.devices[r.device.0 as usize];
-            if d.zone.is_none() {
-                already.push((d.pool, r.window_start, r.expected_bytes as f64 / 1e6));
-            }
-        }
-        let start = wave_rows.iter().map(|r| r.window_start).min();
-        let end = wave_rows.iter().map(|r| r.window_end).max();
-        let gate = end.map(|e| {
-            e + chrono::Duration::milliseconds((wave.soak_hours * 3_600_000.0).round() as i64)
-        });
-        let lp_report = LpReport {
-            status: match solved.status {
-                Status::Optimal => "optimal".into(),
-                Status::TimeLimit => "time_limit".into(),
-            },
-            objective: solved.objective,
-            lower_bound: solved.lower_bound,
-            rounded_objective,
-            rounding_gap: if solved.lower_bound.abs() > 1e-9 {
-                (rounded_objective - solved.lower_bound) / solved.lower_bound.abs()
-            } else {
-                0.0
-            },
-            variables: m.lp.cols.len(),
-            integer_variables: m.lp.cols.iter().filter(|c| c.integer).count(),
-            constraints: m.lp.rows.len(),
-            nonzeros: m.lp.nonzeros(),
-            cohorts: prepared.cohorts.len(),
-            algorithm: solved.algorithm.into(),
-            build_seconds,
-            solve_seconds: solved.solve_seconds,
-            round_seconds,
-            repaired_devices: repaired,
-        };
-        accumulate(&mut total, &lp_report);
-        wave_reports.push(WaveReport {
-            name: wave.name.clone(),
-            devices: wave_rows.len(),
-            start,
-            end,
-            gate,
-            soak_hours: wave.soak_hours,
-            earliest_start: from,
-            stop_rules: s.stop_rules.clone(),
-            lp: lp_report,
-        });
-        if opts.keep_models {
-            models.push((wave.name.clone(), m.lp));
-        }
-        if let Some(g) = gate {
-            earliest = earliest.max(g);
-        }
-        rows.extend(wave_rows);
-    }
-    if !up_to_date_reported {
+    let inputs = model::ModelInputs {
+        already_used_mb: spent
+            .iter()
+            .filter(|sp| sp.zone_price.is_none())
+            .map(|sp| (sp.pool.0 as usize, sp.at, sp.mb))
+            .collect(),
+    };
+    let t0 = Clock::now();
+    let spans = wave_spans(
+        s,
+        &profiles,
+        grid,
+        &wave_of,
+        &state,
+        opts.replan.as_ref(),
+        &inputs,
+        progress,
+    );
+    let mut wave_reports = spans.reports;
+    let prepared = Prepared::concat(spans.parts, grid);
+    let up_to_date = if prepared.up_to_date == 0 && prepared.cohorts.is_empty() {
         // Every wave was finished (re-planning): still report devices on the release.
+        let mut n = 0;
         for (i, d) in s.devices.iter().enumerate() {
             if d.current_version == s.release {
-                up_to_date += 1;
+                n += 1;
                 unscheduled.push(UnscheduledRow {
                     device: DeviceIdx(i as u32),
                     reason: format!("already on {}", s.release),
                 });
             }
         }
+        n
+    } else {
+        prepared.up_to_date
+    };
+    unscheduled.extend(prepared.unscheduled.iter().map(|u| UnscheduledRow {
+        device: u.device,
+        reason: u.reason.clone(),
+    }));
+    progress("building the model");
+    let mut m = model::build(s, &prepared, &inputs);
+    for (ci, ks) in colgen::initial_columns(s, &prepared, &m).into_iter().enumerate() {
+        for k in ks {
+            m.add_placement(s, &prepared, ci, k);
+        }
+    }
+    let build_seconds = t0.elapsed().as_secs_f64();
+    progress(&format!(
+        "solving ({} cohorts, {} candidate placements, {} constraints)",
+        prepared.cohorts.len(),
+        prepared.cohorts.iter().map(|c| c.placements.len()).sum::<usize>(),
+        m.lp.rows.len()
+    ));
+    let solved = colgen::solve(s, &prepared, &mut m, &opts.solve, progress)
+        .map_err(|e| PlanError::Solve { source: e })?;
+    progress("rounding");
+    let t1 = Clock::now();
+    let mut counts = round::round_counts(&m, &prepared, &solved.values);
+    let repaired = round::repair_hard_limits(s, &m, &prepared, &mut counts);
+    let (scheduled, left) = round::assign(&prepared, &profiles, &counts);
+    let round_seconds = t1.elapsed().as_secs_f64();
+    let mut rows = Vec::with_capacity(scheduled.len());
+    let mut cycle_cache: std::collections::HashMap<(PoolId, Instant), Instant> = Default::default();
+    for sc in scheduled {
+        let c = &prepared.cohorts[sc.cohort];
+        let pool = s.pool(c.key.pool);
+        rows.push(PlanRow {
+            device: sc.device,
+            wave: c.key.wave,
+            payload: c.payload.label.clone(),
+            payload_bytes: c.payload.bytes.0,
+            expected_bytes: sc.expected_bytes,
+            window_start: sc.window_start,
+            window_end: sc.window_end,
+            p_success: sc.p_success,
+            throughput_kbps: sc.throughput_kbps,
+            billing_cycle_start: c.zone_price.is_none().then(|| {
+                *cycle_cache
+                    .entry((c.key.pool, sc.window_start))
+                    .or_insert_with(|| crate::billing::cycle_start_containing(pool, sc.window_start))
+            }),
+            reconnect_by: reconnect_by(s, &profiles[sc.device.0 as usize].0, c.tz, sc.window_end),
+        });
+    }
+    for (d, ci) in left {
+        let reason = prepared.cohorts[ci]
+            .no_placement
+            .clone()
+            .unwrap_or_else(|| limit_reason(s, &prepared, ci, &m));
+        unscheduled.push(UnscheduledRow { device: d, reason });
+    }
+    for (wi, rep) in wave_reports.iter_mut().enumerate() {
+        let of_wave = || rows.iter().filter(|r| r.wave == wi);
+        if rep.gate.is_some() && of_wave().next().is_none() {
+            continue; // a finished wave keeps its gate
+        }
+        rep.devices = of_wave().count();
+        rep.start = of_wave().map(|r| r.window_start).min();
+        rep.end = of_wave().map(|r| r.window_end).max();
+        rep.gate = rep.end.map(|e| {
+            e + chrono::Duration::milliseconds((rep.soak_hours * 3_600_000.0).round() as i64)
+        });
     }
     rows.sort_unstable_by_key(|r| rank[r.device.0 as usize]);
     unscheduled.sort_unstable_by_key(|u| rank[u.device.0 as usize]);
     progress("accounting");
     let downloads: Vec<Download> = rows.iter().map(|r| download_of(s, r)).collect();
     let accounting = evaluate::account(s, &downloads, &spent, load_grid(s));
+    // The bound is on plans that leave out no more devices than the LP had to; the
+    // penalty of those is not a cost.
+    let unplaced_lp: f64 = m.unplaced.iter().map(|&u| solved.values[u]).sum();
+    let penalty = m.unplaced_penalty * unplaced_lp;
+    let lower_bound = solved.lower_bound - penalty;
+    let total = accounting.cost.total;
+    let lp = LpReport {
+        status: match solved.status {
+            Status::Optimal => "optimal".into(),
+            Status::TimeLimit => "time_limit".into(),
+        },
+        objective: solved.objective - penalty,
+        lower_bound,
+        rounded_objective: total,
+        rounding_gap: if lower_bound.abs() > 1e-9 {
+            (total - lower_bound) / lower_bound.abs()
+        } else {
+            0.0
+        },
+        variables: m.lp.cols.len(),
+        candidate_placements: prepared.cohorts.iter().map(|c| c.placements.len()).sum(),
+        integer_variables: m.lp.cols.iter().filter(|c| c.integer).count(),
+        constraints: m.lp.rows.len(),
+        nonzeros: m.lp.nonzeros(),
+        cohorts: prepared.cohorts.len(),
+        algorithm: solved.algorithm.into(),
+        rounds: solved.rounds,
+        build_seconds,
+        solve_seconds: solved.solve_seconds,
+        pricing_seconds: solved.pricing_seconds,
+        round_seconds,
+        repaired_devices: repaired,
+    };
+    let models = if opts.keep_models {
+        vec![("plan".to_string(), m.lp)]
+    } else {
+        Vec::new()
+    };
     let baselines = if opts.skip_baselines || opts.replan.is_some() {
         Vec::new()
     } else {
@@ -517,7 +549,7 @@ pub fn plan(
         unscheduled,
         up_to_date,
         accounting,
-        lp: total,
+        lp,
         waves: wave_reports,
         models,
         wave_notes,
@@ -540,95 +572,6 @@ pub fn id_rank(s: &Scenario) -> Vec<u32> {
     rank
 }
 
-fn accumulate(total: &mut LpReport, w: &LpReport) {
-    total.status = if total.status.is_empty() || total.status == "optimal" {
-        w.status.clone()
-    } else {
-        total.status.clone()
-    };
-    total.objective += w.objective;
-    total.lower_bound += w.lower_bound;
-    total.rounded_objective += w.rounded_objective;
-    total.rounding_gap = if total.lower_bound.abs() > 1e-9 {
-        (total.rounded_objective - total.lower_bound) / total.lower_bound.abs()
-    } else {
-        0.0
-    };
-    total.variables += w.variables;
-    total.integer_variables += w.integer_variables;
-    total.constraints += w.constraints;
-    total.nonzeros += w.nonzeros;
-    total.cohorts += w.cohorts;
-    if total.algorithm.is_empty() {
-        total.algorithm = w.algorithm.clone();
-    } else if !total.algorithm.split('+').any(|a| a == w.algorithm) {
-        total.algorithm = format!("{}+{}", total.algorithm, w.algorithm);
-    }
-    total.build_seconds += w.build_seconds;
-    total.solve_seconds += w.solve_seconds;
-    total.round_seconds += w.round_seconds;
-    total.repaired_devices += w.repaired_devices;
-}
-
-fn grid_slot_at_or_after(grid: &Grid, t: Instant) -> usize {
-    if t <= grid.start {
-        return 0;
-    }
-    let m = (t - grid.start).num_seconds();
-    let slot = grid.slot_minutes as i64 * 60;
-    ((m + slot - 1) / slot) as usize
-}
-
-/// The LP objective of the rounded counts, with the model's own (cohort-level)
-/// coefficients: the honest measure of what rounding cost against the LP bound.
-fn rounded_objective(m: &model::PlanModel, counts: &round::Counts) -> f64 {
-    // Fix x and u, then the cheapest overage/excess columns given them.
-    let mut x = vec![0.0; m.lp.cols.len()];
-    for (ci, cols) in m.x.iter().enumerate() {
-        for (k, &col) in cols.iter().enumerate() {
-            x[col] = counts.placed[ci][k] as f64;
-        }
-        x[m.unplaced[ci]] = counts.unplaced[ci] as f64;
-    }
-    let mut total = m.lp.objective(&x);
-    // Overage: fill segments in order up to the usage above allowance.
-    for pc in &m.pool_cycles {
-        let Some(row) = pc.overage_row.map(|r| &m.lp.rows[r]) else {
-            continue;
-        };
-        let update: f64 = row
-            .coefs
-            .iter()
-            .filter(|(c, _)| !pc.segments.contains(c))
-            .map(|&(c, a)| -a * x[c])
-            .sum();
-        let mut need = (row.lb + update).max(0.0);
-        for &sc in &pc.segments {
-            let take = need.min(m.lp.cols[sc].ub);
-            total += take * m.lp.cols[sc].cost;
-            need -= take;
-        }
-    }
-    // Congestion: excess per loaded region-slot.
-    for r in &m.lp.rows {
-        if !r.name.starts_with("load_") {
-            continue;
-        }
-        let (mut load, mut ex) = (0.0, None);
-        for &(c, a) in &r.coefs {
-            if a < 0.0 {
-                ex = Some(c);
-            } else {
-                load += a * x[c];
-            }
-        }
-        if let Some(ex) = ex {
-            total += (load - r.ub).max(0.0) * m.lp.cols[ex].cost;
-        }
-    }
-    total
-}
-
 /// Why a device that had placements still ended up unscheduled: a hard limit left no
 /// room for it.
 fn limit_reason(s: &Scenario, p: &Prepared, ci: usize, m: &model::PlanModel) -> String {
@@ -640,15 +583,25 @@ fn limit_reason(s: &Scenario, p: &Prepared, ci: usize, m: &model::PlanModel) -> 
             let pc = &m.pool_cycles[yi];
             pc.cap_room_mb.map(|room| {
                 format!(
-                    "cycle from {} has {:.1} MB of room under cap {:.0} MB",
+                    "cycle from {} has {:.1} MB of room for updates under cap {:.0} MB (baseline {:.1} MB, headroom {:.1} MB kept free)",
                     pc.cycle.start.format("%Y-%m-%d"),
                     room,
-                    pool.cap.map_or(0.0, |c| c.0)
+                    pool.cap.map_or(0.0, |c| c.0),
+                    pc.cycle.baseline.0 + pc.already_mb,
+                    pc.cap_headroom_mb.unwrap_or(0.0),
                 )
             })
         })
         .collect();
-    if !capped.is_empty() {
+    // Which limit blocks it: with the cap's room as the only limit, would a placement of
+    // this cohort have fitted an empty cycle?
+    let blocked_by_cap = !capped.is_empty() && s.region(c.key.region).hard_capacity_mb_per_hour.is_none()
+        || c.placements.iter().any(|pl| {
+            m.cycle_at(c, pl.start)
+                .and_then(|yi| m.pool_cycles[yi].cap_room_mb)
+                .is_some_and(|room| room < pl.expected_bytes / 1e6 * c.devices.len() as f64)
+        });
+    if !capped.is_empty() && blocked_by_cap {
         return format!(
             "pool {} ({} at cap) has no room left before the deadline: {}; raise cap_mb, move the deadline past the next reset, or free allowance",
             pool.id,

@@ -15,7 +15,9 @@ use chrono_tz::Tz;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-/// The planning grid: `n` slots of `slot_minutes` from `start`.
+/// The UTC grid regional load is measured on: `n` slots of `slot_minutes` from `start`
+/// (the last one may run past the deadline). Placements are not tied to it: a download's
+/// bytes are spread over the slots it overlaps, by the fraction it overlaps each.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Grid {
     pub start: Instant,
@@ -24,14 +26,13 @@ pub struct Grid {
 }
 
 impl Grid {
-    /// Slots from `from` to `deadline` (a last partial slot is dropped: every download
-    /// must end by the deadline).
+    /// Slots from `from` until `deadline` is covered.
     pub fn new(from: Instant, deadline: Instant, slot_minutes: u32) -> Grid {
         let total = (deadline - from).num_minutes().max(0) as usize;
         Grid {
             start: from,
             slot_minutes,
-            n: total / slot_minutes as usize,
+            n: total.div_ceil(slot_minutes as usize),
         }
     }
     pub fn slot_start(&self, i: usize) -> Instant {
@@ -47,6 +48,51 @@ impl Grid {
     pub fn slot_of(&self, t: Instant) -> usize {
         let m = (t - self.start).num_minutes().max(0) as usize;
         (m / self.slot_minutes as usize).min(self.n.saturating_sub(1))
+    }
+    /// The slots `[from, to)` overlaps and the share of its length in each (summing to 1):
+    /// the contract's "expected bytes spread evenly over the window".
+    pub fn spread(&self, from: Instant, to: Instant) -> Spread {
+        let slot_ms = self.slot_minutes as i64 * 60_000;
+        let a = (from - self.start).num_milliseconds();
+        let b = (to - self.start).num_milliseconds();
+        Spread {
+            slot_ms,
+            a,
+            b,
+            next: (a.max(0) / slot_ms) as usize,
+            n: self.n,
+        }
+    }
+}
+
+/// The iterator [`Grid::spread`] returns: (slot, share), allocation-free.
+#[derive(Debug, Clone)]
+pub struct Spread {
+    slot_ms: i64,
+    /// Window in milliseconds from the grid's start.
+    a: i64,
+    b: i64,
+    next: usize,
+    n: usize,
+}
+
+impl Iterator for Spread {
+    type Item = (usize, f64);
+    fn next(&mut self) -> Option<(usize, f64)> {
+        let len = (self.b - self.a) as f64;
+        while self.next < self.n && len > 0.0 {
+            let i = self.next;
+            let (lo, hi) = (i as i64 * self.slot_ms, (i as i64 + 1) * self.slot_ms);
+            if lo >= self.b {
+                return None;
+            }
+            self.next += 1;
+            let overlap = hi.min(self.b) - lo.max(self.a);
+            if overlap > 0 {
+                return Some((i, overlap as f64 / len));
+            }
+        }
+        None
     }
 }
 
@@ -66,6 +112,11 @@ pub fn hours_touched(tz: Tz, from: Instant, to: Instant) -> Vec<usize> {
         out.push(last);
     }
     out
+}
+
+/// [`hours_touched`] into a reused buffer.
+pub fn hours_touched_into(tz: Tz, from: Instant, to: Instant, out: &mut Vec<usize>) {
+    *out = hours_touched(tz, from, to);
 }
 
 /// Conditions of a profile over some hours: the lowest throughput, mean drop rate and
@@ -108,20 +159,22 @@ pub fn window_hours(ws: &WindowSet) -> Vec<usize> {
         .collect()
 }
 
-/// One way a cohort's download can run: start slot, number of slots occupied, and what
-/// the cohort's model expects of it there.
+/// One way a cohort's download can run: a window `[start, end)` inside one occurrence of
+/// the cohort's local windows (anchored to the occurrence's start, so a four-hour local
+/// window gives four hours in every UTC offset), and what the cohort's model expects of
+/// it there. The window is exactly what a plan row gets.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Placement {
-    pub slot: usize,
-    pub slots: usize,
+    pub start: Instant,
+    pub end: Instant,
     pub cond: Conditions,
     /// Expected billed bytes per device.
     pub expected_bytes: f64,
     pub p_success: f64,
 }
 
-/// Devices the model cannot tell apart: same pool, zone, region (hence windows), time
-/// zone, payload, allowed span and coverage bucket.
+/// Devices the model cannot tell apart: same wave, pool, zone, region (hence windows),
+/// time zone, payload and coverage bucket.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CohortKey {
     pub wave: usize,
@@ -146,7 +199,10 @@ pub struct Cohort {
     pub zone_price: Option<PricePerMb>,
     /// Per hour of week: lowest member throughput, mean p_online, mean drop rate.
     pub profile: Profile,
-    pub span: (usize, usize),
+    /// The wave's span: downloads start at or after `.0` and end by `.1`.
+    pub span: (Instant, Instant),
+    /// Every placement the cohort may take, in time order (the candidates the model's
+    /// columns are generated from).
     pub placements: Vec<Placement>,
     /// Why no placement exists, when none does.
     pub no_placement: Option<String>,
@@ -169,12 +225,31 @@ pub struct Prepared {
     pub up_to_date: usize,
 }
 
-/// Inputs that later issues (waves, re-planning) decide: for each device, its wave and
-/// the slot span it may download in; `None` = not to plan (e.g. already done).
+impl Prepared {
+    /// The cohorts of several preparations (one per wave) as one model's input.
+    pub fn concat(parts: Vec<Prepared>, grid: Grid) -> Prepared {
+        let mut out = Prepared {
+            grid,
+            cohorts: Vec::new(),
+            unscheduled: Vec::new(),
+            up_to_date: 0,
+        };
+        for p in parts {
+            out.cohorts.extend(p.cohorts);
+            out.unscheduled.extend(p.unscheduled);
+            out.up_to_date += p.up_to_date;
+        }
+        out
+    }
+}
+
+/// Which devices one wave plans, and the span its downloads must lie in.
 #[derive(Debug, Clone)]
 pub struct Assignment {
-    pub wave: Vec<Option<usize>>,
-    pub span: Vec<(usize, usize)>,
+    pub wave: usize,
+    /// Per device: planned in this wave.
+    pub members: Vec<bool>,
+    pub span: (Instant, Instant),
 }
 
 fn quantise(profile: &Profile, hours: &[usize]) -> (i32, i32, i32) {
@@ -226,7 +301,7 @@ pub fn resolve_profiles(
         .collect()
 }
 
-/// Builds cohorts and placements for the devices `assignment` puts in a wave.
+/// Builds cohorts and placements for the devices `assignment` puts in its wave.
 /// `profiles` comes from [`resolve_profiles`]. Devices already on the release are
 /// reported when `report_up_to_date`.
 pub fn prepare(
@@ -252,7 +327,6 @@ pub fn prepare(
     let mut payloads: Vec<Payload> = Vec::new();
     // Compact, allocation-free cohort keys first; full keys once per cohort.
     type Compact<'a> = (
-        usize,
         PoolId,
         Option<&'a str>,
         RegionId,
@@ -274,9 +348,9 @@ pub fn prepare(
             }
             continue;
         }
-        let Some(wave) = assignment.wave[i] else {
+        if !assignment.members[i] {
             continue;
-        };
+        }
         let (profile, level) = (&profiles[i].0, profiles[i].1);
         let hours = &region_hours[d.region.0 as usize];
         let q = (level == KeyLevel::Device).then(|| quantise(profile, hours));
@@ -305,7 +379,6 @@ pub fn prepare(
         };
         compact
             .entry((
-                wave,
                 d.pool,
                 d.zone.as_deref(),
                 d.region,
@@ -317,9 +390,9 @@ pub fn prepare(
             .push(idx);
     }
     let mut groups: BTreeMap<CohortKey, (Vec<DeviceIdx>, Payload)> = BTreeMap::new();
-    for ((wave, pool, zone, region, tz, pi, coverage), devices) in compact {
+    for ((pool, zone, region, tz, pi, coverage), devices) in compact {
         let key = CohortKey {
-            wave,
+            wave: assignment.wave,
             pool,
             zone: zone.map(String::from),
             region,
@@ -330,31 +403,41 @@ pub fn prepare(
         groups.insert(key, (devices, payloads[pi].clone()));
     }
 
-    // Allowed slots per (time zone, region windows), computed once.
-    let mut allowed_cache: HashMap<(Tz, u32), Vec<bool>> = HashMap::new();
+    // Window occurrences per (time zone, region windows), computed once.
+    let step = step_minutes(scenario.slot_minutes);
+    let mut calendars: HashMap<(Tz, u32), Arc<Vec<Occurrence>>> = HashMap::new();
     let mut cohorts = Vec::with_capacity(groups.len());
     for (key, (devices, payload)) in groups {
         let first = &scenario.devices[devices[0].0 as usize];
         let tz = first.tz;
-        let ws = scenario.windows_for(first);
-        let allowed = allowed_cache
+        let calendar = calendars
             .entry((tz, key.region.0))
             .or_insert_with(|| {
-                (0..grid.n)
-                    .map(|s| ws.contains_interval(tz, grid.slot_start(s), grid.slot_end(s)))
-                    .collect()
+                Arc::new(calendar(
+                    scenario.windows_for(first),
+                    tz,
+                    assignment.span,
+                    step,
+                ))
             })
             .clone();
         let profile = cohort_profile(&devices, profiles);
-        let span = assignment.span[devices[0].0 as usize];
         let zone_price = first
             .zone
             .as_ref()
             .and_then(|z| scenario.pool(first.pool).zone_rates.get(z).copied());
-        let placements = placements(scenario, &grid, tz, &allowed, span, &profile, &payload);
-        let no_placement = placements
-            .is_empty()
-            .then(|| explain(scenario, &grid, first, &allowed, span, &profile, &payload));
+        let placements = placements(scenario, &calendar, step, &profile, &payload);
+        let no_placement = placements.is_empty().then(|| {
+            explain(
+                scenario,
+                first,
+                &calendar,
+                step,
+                assignment.span,
+                &profile,
+                &payload,
+            )
+        });
         cohorts.push(Cohort {
             key,
             devices,
@@ -362,7 +445,7 @@ pub fn prepare(
             payload,
             zone_price,
             profile,
-            span,
+            span: assignment.span,
             placements,
             no_placement,
         });
@@ -399,52 +482,107 @@ fn cohort_profile(devices: &[DeviceIdx], profiles: &[(Arc<Profile>, KeyLevel)]) 
     })
 }
 
-/// Every start slot in `span` from which the payload fits in consecutive allowed slots
-/// (at the lowest throughput over the local hours those slots touch).
+/// The sampling step inside an occurrence: placements start a whole number of slots
+/// after the occurrence opens, and each step holds at most one local hour boundary
+/// (offsets are whole quarters of an hour), so the hours a window touches are the hours
+/// of its steps' first and last instants.
+fn step_minutes(slot_minutes: u32) -> u32 {
+    let (mut a, mut b) = (slot_minutes.max(1), 15);
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+/// One occurrence of a local window inside a span, with the local hours of week of its
+/// steps (first and last instant of each).
+#[derive(Debug, Clone)]
+pub struct Occurrence {
+    pub start: Instant,
+    pub end: Instant,
+    /// Per step from `start`: hour of week at the step's first and last second.
+    steps: Vec<(u8, u8)>,
+}
+
+impl Occurrence {
+    fn hours(&self, from: usize, to: usize, out: &mut Vec<usize>) {
+        out.clear();
+        for &(a, b) in &self.steps[from..to] {
+            for h in [a as usize, b as usize] {
+                if !out.contains(&h) {
+                    out.push(h);
+                }
+            }
+        }
+    }
+}
+
+// Hours of week fit a u8 only up to 255; 168 do.
+const _: () = assert!(HOURS_PER_WEEK <= 256);
+
+fn calendar(ws: &WindowSet, tz: Tz, span: (Instant, Instant), step: u32) -> Vec<Occurrence> {
+    let step_d = Duration::minutes(step as i64);
+    ws.occurrences(tz, span.0, span.1)
+        .into_iter()
+        .map(|(start, end)| {
+            let n = ((end - start).num_minutes() / step as i64).max(0) as usize;
+            let steps = (0..n)
+                .map(|k| {
+                    let a = start + step_d * k as i32;
+                    let b = a + step_d - Duration::seconds(1);
+                    (hour_of_week(tz, a) as u8, hour_of_week(tz, b) as u8)
+                })
+                .collect();
+            Occurrence { start, end, steps }
+        })
+        .collect()
+}
+
+/// Every window a whole number of slots long, starting a whole number of slots after an
+/// occurrence opens, inside the occurrence, long enough for the payload at the lowest
+/// throughput over the local hours it touches.
 fn placements(
     scenario: &Scenario,
-    grid: &Grid,
-    tz: Tz,
-    allowed: &[bool],
-    span: (usize, usize),
+    calendar: &[Occurrence],
+    step: u32,
     profile: &Profile,
     payload: &Payload,
 ) -> Vec<Placement> {
+    let per_slot = (scenario.slot_minutes / step) as usize;
+    let slot_h = scenario.slot_minutes as f64 / 60.0;
     let mut out = Vec::new();
-    let (lo, hi) = (span.0, span.1.min(grid.n));
-    // run_end[s]: the first slot at or after s that is not allowed (or `hi`).
-    let mut run_end = vec![hi; hi.saturating_sub(lo) + 1];
-    for s in (lo..hi).rev() {
-        run_end[s - lo] = if allowed[s] { run_end[s - lo + 1] } else { s };
-    }
-    for s in lo..hi {
-        if !allowed[s] {
-            continue;
-        }
-        let mut k = 1;
-        loop {
-            if s + k > run_end[s - lo] {
-                break;
+    let mut hours = Vec::with_capacity(8);
+    for occ in calendar {
+        let q = occ.steps.len();
+        let mut s0 = 0;
+        while s0 + per_slot <= q {
+            let mut k = 1;
+            while s0 + k * per_slot <= q {
+                occ.hours(s0, s0 + k * per_slot, &mut hours);
+                let cond = conditions(profile, &hours);
+                let need = transfer::payload_hours(
+                    &scenario.artifacts,
+                    &payload.steps,
+                    cond.throughput_kbps,
+                );
+                if need <= k as f64 * slot_h + 1e-9 {
+                    let start = occ.start + Duration::minutes((s0 as u32 * step) as i64);
+                    out.push(Placement {
+                        start,
+                        end: start + Duration::minutes((k * per_slot) as i64 * step as i64),
+                        cond,
+                        expected_bytes: transfer::expected_payload_bytes(
+                            &scenario.artifacts,
+                            &payload.steps,
+                            &cond,
+                        ),
+                        p_success: transfer::p_success(&scenario.artifacts, &payload.steps, &cond),
+                    });
+                    break;
+                }
+                k = (k + 1).max((need / slot_h).ceil() as usize);
             }
-            let hours = hours_touched(tz, grid.slot_start(s), grid.slot_end(s + k - 1));
-            let cond = conditions(profile, &hours);
-            let need =
-                transfer::payload_hours(&scenario.artifacts, &payload.steps, cond.throughput_kbps);
-            if need <= k as f64 * grid.slot_hours() + 1e-9 {
-                out.push(Placement {
-                    slot: s,
-                    slots: k,
-                    cond,
-                    expected_bytes: transfer::expected_payload_bytes(
-                        &scenario.artifacts,
-                        &payload.steps,
-                        &cond,
-                    ),
-                    p_success: transfer::p_success(&scenario.artifacts, &payload.steps, &cond),
-                });
-                break;
-            }
-            k = (k + 1).max((need / grid.slot_hours()).ceil() as usize);
+            s0 += per_slot;
         }
     }
     out
@@ -453,34 +591,31 @@ fn placements(
 /// A sentence a person can act on, for a cohort without any placement.
 fn explain(
     scenario: &Scenario,
-    grid: &Grid,
     device: &Device,
-    allowed: &[bool],
-    span: (usize, usize),
+    calendar: &[Occurrence],
+    step: u32,
+    span: (Instant, Instant),
     profile: &Profile,
     payload: &Payload,
 ) -> String {
     let ws = scenario.windows_for(device);
     let wins: Vec<String> = ws.windows.iter().map(|w| w.to_string()).collect();
     let wins = wins.join(", ");
-    let (lo, hi) = (span.0, span.1.min(grid.n));
-    let n_allowed = (lo..hi).filter(|&s| allowed[s]).count();
-    if n_allowed == 0 {
+    let per_slot = (scenario.slot_minutes / step) as usize;
+    let slot_h = scenario.slot_minutes as f64 / 60.0;
+    let best = calendar
+        .iter()
+        .map(|o| o.steps.len() / per_slot.max(1))
+        .max()
+        .unwrap_or(0);
+    if best == 0 {
         return format!(
             "window {wins} {} gives no whole {}-minute slot between {} and {}",
             device.tz.name(),
-            grid.slot_minutes,
-            grid.slot_start(lo.min(grid.n))
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            grid.slot_start(hi)
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            scenario.slot_minutes,
+            span.0.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            span.1.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         );
-    }
-    // Longest run of consecutive allowed slots.
-    let (mut best, mut run) = (0, 0);
-    for &ok in &allowed[lo..hi] {
-        run = if ok { run + 1 } else { 0 };
-        best = best.max(run);
     }
     let hours: Vec<usize> = window_hours(ws);
     let c = conditions(profile, &hours);
@@ -488,8 +623,8 @@ fn explain(
     format!(
         "window {wins} {} gives at most {best} consecutive {}-minute slots ({:.1} h); a {} download of {:.1} MB ({}) needs {:.1} h at {:.0} kbps",
         device.tz.name(),
-        grid.slot_minutes,
-        best as f64 * grid.slot_hours(),
+        scenario.slot_minutes,
+        best as f64 * slot_h,
         radio_name(device.radio),
         payload.bytes.0 as f64 / 1e6,
         payload.label,

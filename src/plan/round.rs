@@ -1,21 +1,20 @@
 //! From the LP's fractional cohort × placement amounts to whole devices: largest-
 //! remainder rounding that keeps every cohort's total exact, a repair pass so rounding
-//! never breaks a hard cap or hard regional capacity, then each device is given the
-//! placement where it is most likely online and a staggered start inside its slot.
-//! Pure.
+//! never breaks a hard cap or hard regional capacity (moving devices to any candidate
+//! placement, in any billing cycle, and making room by moving another device to a cycle
+//! with room before giving one up), then each device is given its placement's window,
+//! the devices most likely online taking each one. Pure.
 
-use super::model::PlanModel;
-use super::prepare::{Prepared, conditions, hours_touched};
-use super::transfer;
-use crate::billing;
+use super::model::{PlanModel, own_cost};
+use super::prepare::{Prepared, conditions};
 use crate::domain::{DeviceIdx, Scenario};
 use crate::units::Instant;
-use chrono::Duration;
 
 /// How many devices of each cohort take each placement, and how many stay unplaced.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Counts {
-    pub placed: Vec<Vec<u32>>,
+    /// Per cohort: (placement index, devices), sparse.
+    pub placed: Vec<Vec<(usize, u32)>>,
     pub unplaced: Vec<u32>,
 }
 
@@ -26,7 +25,7 @@ pub fn round_counts(m: &PlanModel, p: &Prepared, values: &[f64]) -> Counts {
     let mut unplaced = Vec::with_capacity(p.cohorts.len());
     for (ci, c) in p.cohorts.iter().enumerate() {
         let n = c.devices.len() as u32;
-        let mut items: Vec<f64> = m.x[ci].iter().map(|&col| values[col].max(0.0)).collect();
+        let mut items: Vec<f64> = m.x[ci].iter().map(|&(_, col)| values[col].max(0.0)).collect();
         items.push(values[m.unplaced[ci]].max(0.0));
         let mut counts: Vec<u32> = items.iter().map(|v| (v + 1e-7).floor() as u32).collect();
         let mut total: u32 = counts.iter().sum();
@@ -51,133 +50,196 @@ pub fn round_counts(m: &PlanModel, p: &Prepared, values: &[f64]) -> Counts {
             }
         }
         let u = counts.pop().unwrap_or(0);
-        placed.push(counts);
+        placed.push(
+            m.x[ci]
+                .iter()
+                .zip(counts)
+                .filter(|(_, n)| *n > 0)
+                .map(|(&(k, _), n)| (k, n))
+                .collect(),
+        );
         unplaced.push(u);
     }
     Counts { placed, unplaced }
 }
 
-/// Moves devices until no hard limit is broken: a pool-cycle over its cap room or a
-/// region-slot over its hard capacity loses devices to the cheapest placement of the
-/// same cohort that has room, or to "unplaced" when none has. Returns the number moved.
+/// What the hard limits have left: MB under each pool-cycle's cap room and under each
+/// region's hard capacity per load slot.
+struct Room<'a> {
+    s: &'a Scenario,
+    m: &'a PlanModel,
+    p: &'a Prepared,
+    cycle: Vec<f64>,
+    load: Vec<f64>,
+    hard_slot: Vec<Option<f64>>,
+}
+
+impl<'a> Room<'a> {
+    fn new(s: &'a Scenario, m: &'a PlanModel, p: &'a Prepared, counts: &Counts) -> Room<'a> {
+        let mut r = Room {
+            s,
+            m,
+            p,
+            cycle: vec![0.0; m.pool_cycles.len()],
+            load: vec![0.0; s.regions.len() * p.grid.n],
+            hard_slot: s
+                .regions
+                .iter()
+                .map(|r| r.hard_capacity_mb_per_hour.map(|h| h * p.grid.slot_hours()))
+                .collect(),
+        };
+        for (ci, ks) in counts.placed.iter().enumerate() {
+            for &(k, n) in ks {
+                r.add(ci, k, n as f64);
+            }
+        }
+        r
+    }
+    fn mb(&self, ci: usize, k: usize) -> f64 {
+        self.p.cohorts[ci].placements[k].expected_bytes / 1e6
+    }
+    fn add(&mut self, ci: usize, k: usize, n: f64) {
+        let c = &self.p.cohorts[ci];
+        let pl = &c.placements[k];
+        let mb = self.mb(ci, k) * n;
+        if let Some(yi) = self.m.cycle_at(c, pl.start) {
+            self.cycle[yi] += mb;
+        }
+        let r = c.key.region.0 as usize;
+        for (t, share) in self.p.grid.spread(pl.start, pl.end) {
+            self.load[r * self.p.grid.n + t] += mb * share;
+        }
+    }
+    /// The pool-cycle over its cap room, if placement `k` of `ci` is in one.
+    fn over_cycle(&self, ci: usize, k: usize, extra: f64) -> Option<usize> {
+        let c = &self.p.cohorts[ci];
+        let yi = self.m.cycle_at(c, c.placements[k].start)?;
+        let room = self.m.pool_cycles[yi].cap_room_mb?;
+        (self.cycle[yi] + extra > room + 1e-6).then_some(yi)
+    }
+    fn over_slot(&self, ci: usize, k: usize, extra: f64) -> bool {
+        let c = &self.p.cohorts[ci];
+        let r = c.key.region.0 as usize;
+        let Some(h) = self.hard_slot[r] else {
+            return false;
+        };
+        let pl = &c.placements[k];
+        self.p
+            .grid
+            .spread(pl.start, pl.end)
+            .any(|(t, share)| self.load[r * self.p.grid.n + t] + extra * share > h + 1e-6)
+    }
+    fn fits(&self, ci: usize, k: usize) -> bool {
+        let mb = self.mb(ci, k);
+        self.over_cycle(ci, k, mb).is_none() && !self.over_slot(ci, k, mb)
+    }
+    /// The cheapest placement of cohort `ci` with room for one more device.
+    fn cheapest_fit(&self, ci: usize) -> Option<usize> {
+        let c = &self.p.cohorts[ci];
+        (0..c.placements.len())
+            .filter(|&k| self.fits(ci, k))
+            .map(|k| (own_cost(self.s, c, k) + self.mb(ci, k) * 1e-3, k))
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|x| x.1)
+    }
+}
+
+fn take(counts: &mut Counts, ci: usize, k: usize) {
+    if let Some(e) = counts.placed[ci].iter_mut().find(|e| e.0 == k) {
+        e.1 -= 1;
+    }
+    counts.placed[ci].retain(|e| e.1 > 0);
+}
+
+fn put(counts: &mut Counts, ci: usize, k: usize) {
+    match counts.placed[ci].iter_mut().find(|e| e.0 == k) {
+        Some(e) => e.1 += 1,
+        None => counts.placed[ci].push((k, 1)),
+    }
+}
+
+/// Moves devices until no hard limit is broken, then places the devices left unplaced
+/// wherever the limits leave room — if need be after moving one device of the same pool
+/// from the blocked cycle to another cycle with room. Returns the number of devices moved
+/// or placed.
 pub fn repair_hard_limits(s: &Scenario, m: &PlanModel, p: &Prepared, counts: &mut Counts) -> usize {
-    let per_mb = |ci: usize, k: usize| p.cohorts[ci].placements[k].expected_bytes / 1e6;
-    let cycle_of = |ci: usize, k: usize| -> Option<usize> {
-        let c = &p.cohorts[ci];
-        if c.zone_price.is_some() {
-            return None;
-        }
-        let t = p.grid.slot_start(c.placements[k].slot);
-        m.cycles_of_pool[c.key.pool.0 as usize]
-            .iter()
-            .copied()
-            .find(|&yi| m.pool_cycles[yi].cycle.start <= t && t < m.pool_cycles[yi].cycle.end)
-    };
-    let nslots = p.grid.n;
+    let mut room = Room::new(s, m, p, counts);
     let mut moved = 0;
-    let hard_slot: Vec<Option<f64>> = s
-        .regions
-        .iter()
-        .map(|r| r.hard_capacity_mb_per_hour.map(|h| h * p.grid.slot_hours()))
-        .collect();
-    for _round in 0..4 {
-        // Current usage.
-        let mut cyc = vec![0.0; m.pool_cycles.len()];
-        let mut load = vec![0.0; s.regions.len() * nslots];
-        for (ci, c) in p.cohorts.iter().enumerate() {
-            for (k, &n) in counts.placed[ci].iter().enumerate() {
-                if n == 0 {
-                    continue;
-                }
-                let mb = per_mb(ci, k) * n as f64;
-                if let Some(yi) = cycle_of(ci, k) {
-                    cyc[yi] += mb;
-                }
-                let pl = &c.placements[k];
-                for t in pl.slot..pl.slot + pl.slots {
-                    load[c.key.region.0 as usize * nslots + t] += mb / pl.slots as f64;
-                }
+    // 1. Over a limit: take devices off and re-place them.
+    for ci in 0..p.cohorts.len() {
+        let ks: Vec<usize> = counts.placed[ci].iter().map(|e| e.0).collect();
+        for k in ks {
+            while counts.placed[ci].iter().any(|e| e.0 == k)
+                && (room.over_cycle(ci, k, 0.0).is_some() || room.over_slot(ci, k, 0.0))
+            {
+                take(counts, ci, k);
+                room.add(ci, k, -1.0);
+                counts.unplaced[ci] += 1;
+                moved += 1;
             }
         }
-        let over_cycle = |yi: usize, cyc: &[f64]| {
-            m.pool_cycles[yi]
-                .cap_room_mb
-                .is_some_and(|room| cyc[yi] > room + 1e-6)
-        };
-        let over_slot = |r: usize, t: usize, load: &[f64]| {
-            hard_slot[r].is_some_and(|h| load[r * nslots + t] > h + 1e-6)
-        };
-        let mut changed = false;
-        for ci in 0..p.cohorts.len() {
-            let c = &p.cohorts[ci];
-            let r = c.key.region.0 as usize;
-            for k in 0..c.placements.len() {
-                while counts.placed[ci][k] > 0 {
-                    let pl = &c.placements[k];
-                    let bad_cycle = cycle_of(ci, k).is_some_and(|yi| over_cycle(yi, &cyc));
-                    let bad_slot = (pl.slot..pl.slot + pl.slots).any(|t| over_slot(r, t, &load));
-                    if !bad_cycle && !bad_slot {
-                        break;
-                    }
-                    // Take one device off this placement.
-                    let mb = per_mb(ci, k);
-                    counts.placed[ci][k] -= 1;
-                    if let Some(yi) = cycle_of(ci, k) {
-                        cyc[yi] -= mb;
-                    }
-                    for t in pl.slot..pl.slot + pl.slots {
-                        load[r * nslots + t] -= mb / pl.slots as f64;
-                    }
-                    // Best other placement with room.
-                    let mut best: Option<(f64, usize)> = None;
-                    for (k2, pl2) in c.placements.iter().enumerate() {
-                        if k2 == k {
-                            continue;
-                        }
-                        let mb2 = per_mb(ci, k2);
-                        if let Some(yi) = cycle_of(ci, k2)
-                            && m.pool_cycles[yi]
-                                .cap_room_mb
-                                .is_some_and(|room| cyc[yi] + mb2 > room + 1e-6)
-                        {
-                            continue;
-                        }
-                        if hard_slot[r].is_some_and(|h| {
-                            (pl2.slot..pl2.slot + pl2.slots)
-                                .any(|t| load[r * nslots + t] + mb2 / pl2.slots as f64 > h + 1e-6)
-                        }) {
-                            continue;
-                        }
-                        let cost = super::model::own_cost(s, m.lateness_per_device_day, p, c, k2)
-                            + mb2 * 1e-3;
-                        if best.is_none_or(|(b, _)| cost < b) {
-                            best = Some((cost, k2));
-                        }
-                    }
-                    match best {
-                        Some((_, k2)) => {
-                            counts.placed[ci][k2] += 1;
-                            let mb2 = per_mb(ci, k2);
-                            if let Some(yi) = cycle_of(ci, k2) {
-                                cyc[yi] += mb2;
-                            }
-                            let pl2 = &c.placements[k2];
-                            for t in pl2.slot..pl2.slot + pl2.slots {
-                                load[r * nslots + t] += mb2 / pl2.slots as f64;
-                            }
-                        }
-                        None => counts.unplaced[ci] += 1,
-                    }
-                    moved += 1;
-                    changed = true;
-                }
-            }
-        }
-        if !changed {
-            break;
+    }
+    // 2. Every unplaced device: the cheapest placement with room, or one made by moving
+    //    a device of the same pool out of the blocked cycle.
+    for ci in 0..p.cohorts.len() {
+        while counts.unplaced[ci] > 0 {
+            let k = room.cheapest_fit(ci).or_else(|| make_room(&mut room, counts, ci));
+            let Some(k) = k else { break };
+            put(counts, ci, k);
+            room.add(ci, k, 1.0);
+            counts.unplaced[ci] -= 1;
+            moved += 1;
         }
     }
     moved
+}
+
+/// Frees cap room for one device of cohort `ci`: for a placement blocked only by its
+/// pool-cycle's cap, moves one device of the same pool from that cycle to a placement in
+/// another cycle that has room. Returns the placement now free for `ci`.
+fn make_room(room: &mut Room<'_>, counts: &mut Counts, ci: usize) -> Option<usize> {
+    let p = room.p;
+    let c = &p.cohorts[ci];
+    for k in 0..c.placements.len() {
+        let mb = room.mb(ci, k);
+        if room.over_slot(ci, k, mb) {
+            continue;
+        }
+        let Some(yi) = room.over_cycle(ci, k, mb) else {
+            continue;
+        };
+        let need = room.cycle[yi] + mb - room.m.pool_cycles[yi].cap_room_mb.unwrap_or(0.0);
+        // A device in cycle yi, at least `need` MB, whose cohort fits elsewhere.
+        for cj in 0..p.cohorts.len() {
+            if p.cohorts[cj].key.pool != c.key.pool {
+                continue;
+            }
+            let here: Vec<usize> = counts.placed[cj]
+                .iter()
+                .map(|e| e.0)
+                .filter(|&kk| {
+                    room.m.cycle_at(&p.cohorts[cj], p.cohorts[cj].placements[kk].start) == Some(yi)
+                        && room.mb(cj, kk) + 1e-9 >= need
+                })
+                .collect();
+            for kk in here {
+                room.add(cj, kk, -1.0);
+                let alt = room.cheapest_fit(cj).filter(|&k2| {
+                    room.m.cycle_at(&p.cohorts[cj], p.cohorts[cj].placements[k2].start) != Some(yi)
+                });
+                match alt {
+                    Some(k2) if room.fits(ci, k) => {
+                        take(counts, cj, kk);
+                        put(counts, cj, k2);
+                        room.add(cj, k2, 1.0);
+                        return Some(k);
+                    }
+                    _ => room.add(cj, kk, 1.0),
+                }
+            }
+        }
+    }
+    None
 }
 
 /// One scheduled device, with everything a plan row says.
@@ -193,12 +255,13 @@ pub struct Scheduled {
     pub throughput_kbps: f64,
 }
 
-/// Gives each device of each cohort a placement (the devices most likely online there
-/// first), then its own window: the placement's slots, the start staggered across the
-/// slack so a region does not see every download start on the hour. Devices left
-/// over (the cohort's unplaced count) are returned with their cohort.
+/// Gives each device of each cohort a placement (among the devices left, those most
+/// likely online in its hours first) and its window, which is the placement's. Expected
+/// bytes and p_success are the cohort's (the figures the model priced, so the plan's
+/// cost is the model's); throughput is the device's own lowest over the window's hours
+/// (at least the cohort's, so the window is long enough for it). Devices left over (the
+/// cohort's unplaced count) are returned with their cohort.
 pub fn assign(
-    s: &Scenario,
     p: &Prepared,
     profiles: &[(
         std::sync::Arc<crate::coverage::Profile>,
@@ -216,20 +279,15 @@ pub fn assign(
                 .iter()
                 .all(|d| std::sync::Arc::ptr_eq(&profiles[d.0 as usize].0, first))
         };
-        // Placements in slot order (deterministic); each takes, among the devices left,
-        // those most likely to be online in its hours.
-        let phase = (ci as f64 * 0.618_033_988_75).fract();
-        for (k, &n) in counts.placed[ci].iter().enumerate() {
-            if n == 0 {
-                continue;
-            }
+        let mut ks = counts.placed[ci].clone();
+        ks.sort_unstable();
+        let mut hours = Vec::new();
+        for (k, n) in ks {
             let pl = &c.placements[k];
-            let from = p.grid.slot_start(pl.slot);
-            let to = p.grid.slot_end(pl.slot + pl.slots - 1);
+            super::prepare::hours_touched_into(c.tz, pl.start, pl.end, &mut hours);
             let chosen: Vec<DeviceIdx> = if uniform {
                 free.drain(..n as usize).collect()
             } else {
-                let hours = hours_touched(c.tz, from, to);
                 let mut scored: Vec<(f64, usize)> = free
                     .iter()
                     .enumerate()
@@ -244,66 +302,26 @@ pub fn assign(
                 }
                 picked
             };
-            // The latest start keeping the window long enough for every chosen device and
-            // inside the billing cycle of the slot start.
-            let slot_len = (to - from).num_seconds();
-            let cycle_limit =
-                cycle_boundary_within(s, c, from, to).map(|b| (b - from).num_seconds() - 1);
-            for (j, d) in chosen.iter().enumerate() {
-                let dev_profile = &profiles[d.0 as usize].0;
-                let full_hours = hours_touched(c.tz, from, to);
-                let cond_full = conditions(dev_profile, &full_hours);
-                let need = transfer::payload_hours(
-                    &s.artifacts,
-                    &c.payload.steps,
-                    cond_full.throughput_kbps,
-                );
-                let need_s = (need * 3600.0).ceil() as i64;
-                // Stagger only single-slot downloads on a grid of at most an hour: the
-                // window then stays in the slot the model counted its load in.
-                let mut slack = if pl.slots == 1 && p.grid.slot_minutes <= 60 {
-                    (slot_len - need_s).max(0)
+            let expected = (pl.expected_bytes.ceil() as u64).max(c.payload.bytes.0);
+            for d in chosen {
+                let throughput = if uniform {
+                    pl.cond.throughput_kbps
                 } else {
-                    0
+                    conditions(&profiles[d.0 as usize].0, &hours).throughput_kbps
                 };
-                if let Some(l) = cycle_limit {
-                    slack = slack.min(l.max(0));
-                }
-                let frac = ((j as f64 + phase) / n as f64).fract();
-                let delta = (slack as f64 * frac).floor() as i64;
-                let ws = from + Duration::seconds(delta);
-                let hours = hours_touched(c.tz, ws, to);
-                let cond = conditions(dev_profile, &hours);
-                let exp = transfer::expected_payload_bytes(&s.artifacts, &c.payload.steps, &cond);
                 out.push(Scheduled {
-                    device: *d,
+                    device: d,
                     cohort: ci,
                     placement: k,
-                    window_start: ws,
-                    window_end: to,
-                    expected_bytes: (exp.ceil() as u64).max(c.payload.bytes.0),
-                    p_success: transfer::p_success(&s.artifacts, &c.payload.steps, &cond),
-                    throughput_kbps: cond.throughput_kbps,
+                    window_start: pl.start,
+                    window_end: pl.end,
+                    expected_bytes: expected,
+                    p_success: pl.p_success,
+                    throughput_kbps: throughput,
                 });
             }
         }
         left_out.extend(free.into_iter().map(|d| (d, ci)));
     }
     (out, left_out)
-}
-
-/// A pool-cycle boundary strictly inside `(from, to)` for a home-zone cohort.
-fn cycle_boundary_within(
-    s: &Scenario,
-    c: &super::prepare::Cohort,
-    from: Instant,
-    to: Instant,
-) -> Option<Instant> {
-    if c.zone_price.is_some() {
-        return None;
-    }
-    let pool = s.pool(c.key.pool);
-    let start = billing::cycle_start_containing(pool, from);
-    let next = billing::next_cycle_start(pool, start);
-    (next > from && next < to).then_some(next)
 }

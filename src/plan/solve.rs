@@ -4,7 +4,7 @@
 
 use super::lp::Lp;
 use good_lp::{Expression, ProblemVariables, SolverModel, Variable, variable};
-use highs::HighsModelStatus;
+use highs::{ColProblem, HighsModelStatus, Sense};
 use serde::Serialize;
 use std::time::Instant as Clock;
 
@@ -157,4 +157,149 @@ pub fn solve(lp: &Lp, opts: &SolveOptions) -> Result<Solved, SolveError> {
         solve_seconds: t0.elapsed().as_secs_f64(),
         algorithm,
     })
+}
+
+/// One solve of the restricted master: primal values, row duals (one per [`Lp`] row, in
+/// HiGHS's sign convention: reduced cost = cost − Σ dual · coefficient) and objective.
+#[derive(Debug, Clone)]
+pub struct MasterPoint {
+    pub status: Status,
+    pub values: Vec<f64>,
+    pub row_duals: Vec<f64>,
+    pub objective: f64,
+}
+
+/// The LP relaxation of a model, kept alive in HiGHS between solves so that columns can
+/// be added and the next solve starts from the last basis (column generation). Built
+/// with the `highs` crate directly — the crate good_lp's HiGHS backend wraps — because
+/// adding a column to existing rows needs HiGHS's row handles, which good_lp keeps
+/// private. Integrality is relaxed here; [`solve`] solves the integer model at the end.
+pub struct Master {
+    model: Option<highs::Model>,
+    rows: Vec<highs::Row>,
+    cols: usize,
+    threads: u32,
+}
+
+impl Master {
+    pub fn new(lp: &Lp, opts: &SolveOptions) -> Master {
+        let mut pb = ColProblem::default();
+        let rows: Vec<highs::Row> = lp.rows.iter().map(|r| pb.add_row(r.lb..=r.ub)).collect();
+        let mut by_col: Vec<Vec<(highs::Row, f64)>> = vec![Vec::new(); lp.cols.len()];
+        for (ri, r) in lp.rows.iter().enumerate() {
+            for &(c, a) in &r.coefs {
+                by_col[c].push((rows[ri], a));
+            }
+        }
+        for (c, coefs) in lp.cols.iter().zip(by_col) {
+            pb.add_column(c.cost, c.lb..=c.ub, coefs);
+        }
+        let mut model = pb.optimise(Sense::Minimise);
+        model.make_quiet();
+        model.set_option("threads", opts.threads.max(1) as i32);
+        // Simplex keeps a basis between solves; a solve after new columns starts there.
+        model.set_option("solver", "simplex");
+        Master {
+            model: Some(model),
+            rows,
+            cols: lp.cols.len(),
+            threads: opts.threads,
+        }
+    }
+
+    /// Adds the columns of `lp` created since the last call.
+    pub fn sync(&mut self, lp: &Lp) -> Result<(), SolveError> {
+        let Some(model) = self.model.as_mut() else {
+            return Err(SolveError::Solver("the master model was lost".into()));
+        };
+        if self.cols == lp.cols.len() {
+            return Ok(());
+        }
+        let mut by_col: Vec<Vec<(highs::Row, f64)>> = vec![Vec::new(); lp.cols.len() - self.cols];
+        for (ri, r) in lp.rows.iter().enumerate() {
+            // New columns were appended to each row's list last.
+            for &(c, a) in r.coefs.iter().rev() {
+                if c < self.cols {
+                    break;
+                }
+                by_col[c - self.cols].push((self.rows[ri], a));
+            }
+        }
+        for (c, coefs) in lp.cols[self.cols..].iter().zip(by_col) {
+            model
+                .try_add_column(c.cost, c.lb..=c.ub, coefs)
+                .map_err(|e| SolveError::Solver(format!("adding a column: {e:?}")))?;
+        }
+        self.cols = lp.cols.len();
+        Ok(())
+    }
+
+    /// Solves from the last basis, within `time_limit` seconds when given.
+    pub fn solve(&mut self, lp: &Lp, time_limit: Option<f64>) -> Result<MasterPoint, SolveError> {
+        self.sync(lp)?;
+        let Some(mut model) = self.model.take() else {
+            return Err(SolveError::Solver("the master model was lost".into()));
+        };
+        model.set_option("time_limit", time_limit.unwrap_or(f64::INFINITY).max(0.01));
+        model.set_option("threads", self.threads.max(1) as i32);
+        let solved = model
+            .try_solve()
+            .map_err(|e| SolveError::Solver(format!("{e:?}")))?;
+        let status = match solved.status() {
+            HighsModelStatus::Optimal => Status::Optimal,
+            HighsModelStatus::Infeasible => return Err(SolveError::Infeasible),
+            HighsModelStatus::Unbounded | HighsModelStatus::UnboundedOrInfeasible => {
+                return Err(SolveError::Unbounded);
+            }
+            HighsModelStatus::ReachedTimeLimit
+            | HighsModelStatus::ReachedIterationLimit
+            | HighsModelStatus::ReachedInterrupt => Status::TimeLimit,
+            other => {
+                return Err(SolveError::Solver(format!(
+                    "HiGHS ended with status {other:?}"
+                )));
+            }
+        };
+        if solved.primal_solution_status() != highs::HighsSolutionStatus::Feasible {
+            return Err(SolveError::NoSolutionInTime(time_limit.unwrap_or(0.0)));
+        }
+        let sol = solved.get_solution();
+        let values = sol.columns().to_vec();
+        let row_duals = sol.dual_rows().to_vec();
+        self.model = Some(highs::Model::from(solved));
+        Ok(MasterPoint {
+            status,
+            objective: lp.objective(&values),
+            values,
+            row_duals,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// HiGHS's sign convention, which pricing relies on: reduced cost = cost − Σ y·a.
+    #[test]
+    fn master_duals_price_a_new_column() {
+        // min x1 + 2 x2  s.t.  x1 + x2 = 1 (place),  x1 ≤ 0.5 (cap).
+        let mut lp = Lp::default();
+        let x1 = lp.col("x1".into(), 1.0, 0.0, 1.0);
+        let x2 = lp.col("x2".into(), 2.0, 0.0, 1.0);
+        lp.row("place".into(), vec![(x1, 1.0), (x2, 1.0)], 1.0, 1.0);
+        lp.row("cap".into(), vec![(x1, 1.0)], f64::NEG_INFINITY, 0.5);
+        let mut m = Master::new(&lp, &SolveOptions::default());
+        let p = m.solve(&lp, None).unwrap();
+        assert!((p.objective - 1.5).abs() < 1e-9);
+        assert!((p.row_duals[0] - 2.0).abs() < 1e-9, "{:?}", p.row_duals);
+        assert!((p.row_duals[1] + 1.0).abs() < 1e-9, "{:?}", p.row_duals);
+        // A column of cost 1.2 in the place row prices out at 1.2 − 2 < 0; added, it
+        // takes x2's share and the warm re-solve finds 0.5 + 0.6.
+        let x3 = lp.col("x3".into(), 1.2, 0.0, 1.0);
+        lp.rows[0].coefs.push((x3, 1.0));
+        let p = m.solve(&lp, None).unwrap();
+        assert!((p.objective - 1.1).abs() < 1e-9, "{}", p.objective);
+        assert_eq!(p.values.len(), 3);
+    }
 }

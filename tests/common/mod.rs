@@ -265,9 +265,14 @@ pub fn check_invariants_with(
             overage += oc;
             if pool.on_cap.is_hard() {
                 let cap = pool.cap.unwrap().0;
+                // The headroom the plan reports is kept free (after rounding to 0.001 MB).
+                let headroom = c["cap_headroom_mb"].as_f64().unwrap();
+                if let Some(h) = pool.cap_headroom {
+                    close(headroom, h.0, "cap_headroom_mb");
+                }
                 assert!(
-                    base + upd <= cap + 1e-9,
-                    "pool {} over its cap in cycle {start}: {} > {cap}",
+                    base + upd <= cap - headroom + 2e-3,
+                    "pool {} over its cap less headroom in cycle {start}: {} > {cap} - {headroom}",
                     pool.id,
                     base + upd
                 );
@@ -324,5 +329,13 @@ pub fn check_invariants_with(
         overage + zone + risk + late + congestion,
         "cost.total",
     );
+    // The bound is a bound on the same quantity, and the gap is the difference.
+    let lp = &summary["lp"];
+    let (total, lb) = (cost["total"].as_f64().unwrap(), lp["lower_bound"].as_f64().unwrap());
+    assert!(
+        lb <= total + 1e-2 + 1e-6 * total.abs(),
+        "lp.lower_bound {lb} above cost.total {total}"
+    );
+    close(lp["rounded_objective"].as_f64().unwrap(), total, "lp.rounded_objective");
     summary
 }

@@ -1,0 +1,170 @@
+//! Column generation: solves the cohort × placement LP without writing down every
+//! placement. The restricted master starts with a few placements per cohort; after each
+//! solve every candidate placement is priced with the row duals (reduced cost = own cost
+//! − Σ dual × coefficient) and the most negative ones per cohort join the master, which
+//! HiGHS re-solves from its last basis. When no candidate prices out, the master's
+//! optimum is the full LP's optimum.
+//!
+//! The bound: at any master optimum with duals y, the full LP's optimum is at least
+//! `z_master + Σ_cohorts n_c · min(0, min_k d_ck)` (Lasdon/Farley: fix y in the
+//! Lagrangian that keeps only the "placed or reported" rows, whose solution puts each
+//! cohort's n_c devices on its cheapest reduced-cost column). The best such value seen is
+//! `lower_bound` — valid at every iteration, so a run stopped by the time limit still
+//! reports one. Integer tier-order binaries, when a pool's prices fall, are relaxed
+//! while pricing; the integer model over the generated columns is solved last, and the
+//! LP bound stays a bound on it. Pure apart from the solver.
+
+use super::model::PlanModel;
+use super::prepare::Prepared;
+use super::solve::{self, Master, SolveError, SolveOptions, Status};
+use crate::domain::Scenario;
+use rayon::prelude::*;
+use std::time::Instant as Clock;
+
+/// Stop once the master is within this fraction of the bound.
+const REL_GAP: f64 = 1e-6;
+/// At most this many new columns per cohort per round.
+const PER_COHORT: usize = 2;
+/// Reduced costs above this are not negative (the solver's dual tolerance is 1e-7).
+const EPS: f64 = 1e-7;
+
+#[derive(Debug, Clone)]
+pub struct Generated {
+    pub status: Status,
+    /// Values of `m.lp`'s columns.
+    pub values: Vec<f64>,
+    /// Objective of the model solved last (the master LP, or its integer model).
+    pub objective: f64,
+    /// A valid lower bound on the full model's optimum.
+    pub lower_bound: f64,
+    pub rounds: usize,
+    pub solve_seconds: f64,
+    pub pricing_seconds: f64,
+    pub algorithm: &'static str,
+}
+
+/// The placements each cohort starts with: per billing cycle it can be billed to (or
+/// once for a roaming cohort), the one with the lowest own cost.
+pub fn initial_columns(s: &Scenario, p: &Prepared, m: &PlanModel) -> Vec<Vec<usize>> {
+    p.cohorts
+        .iter()
+        .map(|c| {
+            let mut best: Vec<(Option<usize>, usize, f64)> = Vec::new();
+            for k in 0..c.placements.len() {
+                let y = m.cycle_at(c, c.placements[k].start);
+                let cost = super::model::own_cost(s, c, k);
+                match best.iter_mut().find(|b| b.0 == y) {
+                    Some(b) if cost < b.2 => *b = (y, k, cost),
+                    Some(_) => {}
+                    None => best.push((y, k, cost)),
+                }
+            }
+            best.into_iter().map(|b| b.1).collect()
+        })
+        .collect()
+}
+
+/// Reduced cost of placement `k` of cohort `ci` under `duals`.
+fn reduced_cost(s: &Scenario, p: &Prepared, m: &PlanModel, duals: &[f64], ci: usize, k: usize) -> f64 {
+    let mut priced = 0.0;
+    let cost = m.visit_column(s, p, ci, k, |r, a| priced += duals[r] * a);
+    cost - priced
+}
+
+/// Solves the model by column generation within `opts.time_limit_seconds`.
+pub fn solve(
+    s: &Scenario,
+    p: &Prepared,
+    m: &mut PlanModel,
+    opts: &SolveOptions,
+    progress: &dyn Fn(&str),
+) -> Result<Generated, SolveError> {
+    let t0 = Clock::now();
+    let left = |t0: &Clock| opts.time_limit_seconds.map(|l| (l - t0.elapsed().as_secs_f64()).max(0.0));
+    let mut master = Master::new(&m.lp, opts);
+    let mut lower_bound = f64::NEG_INFINITY;
+    let mut rounds = 0;
+    let (mut solve_s, mut pricing_s) = (0.0, 0.0);
+    let mut status = Status::Optimal;
+    let point = loop {
+        rounds += 1;
+        let ts = Clock::now();
+        let point = master.solve(&m.lp, left(&t0))?;
+        solve_s += ts.elapsed().as_secs_f64();
+        if point.status != Status::Optimal {
+            status = Status::TimeLimit;
+            break point;
+        }
+        let tp = Clock::now();
+        let priced: Vec<(f64, Vec<usize>)> = (0..p.cohorts.len())
+            .into_par_iter()
+            .map(|ci| {
+                let c = &p.cohorts[ci];
+                let have: Vec<usize> = m.x[ci].iter().map(|x| x.0).collect();
+                let mut best: Vec<(f64, usize)> = Vec::new();
+                let mut min_d = 0.0f64;
+                for k in 0..c.placements.len() {
+                    let d = reduced_cost(s, p, m, &point.row_duals, ci, k);
+                    min_d = min_d.min(d);
+                    if d < -EPS && !have.contains(&k) {
+                        best.push((d, k));
+                    }
+                }
+                best.sort_by(|a, b| a.0.total_cmp(&b.0));
+                best.truncate(PER_COHORT);
+                (
+                    c.devices.len() as f64 * min_d,
+                    best.into_iter().map(|b| b.1).collect(),
+                )
+            })
+            .collect();
+        pricing_s += tp.elapsed().as_secs_f64();
+        let bound = point.objective + priced.iter().map(|x| x.0).sum::<f64>();
+        lower_bound = lower_bound.max(bound);
+        let added: usize = priced.iter().map(|x| x.1.len()).sum();
+        progress(&format!(
+            "column generation round {rounds}: master {:.4}, bound {:.4}, {added} new columns",
+            point.objective, lower_bound
+        ));
+        let converged = point.objective - lower_bound <= REL_GAP * point.objective.abs().max(1.0);
+        if added == 0 || converged {
+            break point;
+        }
+        if left(&t0).is_some_and(|l| l <= 0.0) {
+            status = Status::TimeLimit;
+            break point;
+        }
+        for (ci, (_, ks)) in priced.into_iter().enumerate() {
+            for k in ks {
+                m.add_placement(s, p, ci, k);
+            }
+        }
+    };
+    let mut values = point.values;
+    values.resize(m.lp.cols.len(), 0.0);
+    let mut objective = point.objective;
+    let mut algorithm = "column-generation";
+    if m.lp.is_mip() {
+        // Falling tier prices: the integer model over the generated columns.
+        let mut o = *opts;
+        o.time_limit_seconds = left(&t0).map(|l| l.max(1.0));
+        let solved = solve::solve(&m.lp, &o)?;
+        solve_s += solved.solve_seconds;
+        if solved.status != Status::Optimal {
+            status = Status::TimeLimit;
+        }
+        values = solved.values;
+        objective = solved.objective;
+        algorithm = "column-generation+branch-and-bound";
+    }
+    Ok(Generated {
+        status,
+        values,
+        objective,
+        lower_bound: lower_bound.min(objective),
+        rounds,
+        solve_seconds: solve_s,
+        pricing_seconds: pricing_s,
+        algorithm,
+    })
+}
