@@ -264,7 +264,12 @@ fn four_hour_local_windows_give_four_hours_in_every_offset() {
     let out = tempfile::tempdir().unwrap();
     run_plan(&data("odd-offsets"), out.path(), &[]);
     let s = check_invariants(&data("odd-offsets"), out.path());
-    assert_eq!(s["unscheduled"], 0, "{}", read_to(&out.path().join("unscheduled.csv")));
+    assert_eq!(
+        s["unscheduled"],
+        0,
+        "{}",
+        read_to(&out.path().join("unscheduled.csv"))
+    );
     for r in read_csv(&out.path().join("plan.csv")) {
         let (ws, we) = (ts(&r["window_start"]), ts(&r["window_end"]));
         assert_eq!((we - ws).num_minutes(), 240, "{r:?}");
@@ -282,16 +287,31 @@ fn a_binding_cap_still_places_every_device_an_integer_plan_can() {
     let out = tempfile::tempdir().unwrap();
     run_plan(&data("binding-cap"), out.path(), &[]);
     let s = check_invariants(&data("binding-cap"), out.path());
-    assert_eq!(s["unscheduled"], 0, "{}", read_to(&out.path().join("unscheduled.csv")));
+    assert_eq!(
+        s["unscheduled"],
+        0,
+        "{}",
+        read_to(&out.path().join("unscheduled.csv"))
+    );
     let cycles = s["pools"][0]["cycles"].as_array().unwrap();
     assert_eq!(cycles[0]["cap_headroom_mb"].as_f64(), Some(0.0));
     let first = cycles[0]["update_mb"].as_f64().unwrap();
-    assert!(first <= 40.0 + 1e-6 && first > 30.0, "the room before the reset is used: {first}");
+    assert!(
+        first <= 40.0 + 1e-6 && first > 30.0,
+        "the room before the reset is used: {first}"
+    );
 }
 
 #[test]
 fn the_bound_is_below_the_cost_on_every_fixture_and_close_to_it() {
-    for name in ["minimal", "reset", "falling-tiers", "odd-offsets", "binding-cap", "coverage-fleet"] {
+    for name in [
+        "minimal",
+        "reset",
+        "falling-tiers",
+        "odd-offsets",
+        "binding-cap",
+        "coverage-fleet",
+    ] {
         let out = tempfile::tempdir().unwrap();
         run_plan(&data(name), out.path(), &[]);
         let s = check_invariants(&data(name), out.path());
@@ -299,7 +319,10 @@ fn the_bound_is_below_the_cost_on_every_fixture_and_close_to_it() {
         let lb = s["lp"]["lower_bound"].as_f64().unwrap();
         assert!(lb <= total + 1e-6, "{name}: bound {lb} > cost {total}");
         assert_eq!(s["lp"]["status"], "optimal", "{name}");
-        assert!(lb > 0.0 || total == 0.0, "{name}: a bound of {lb} says nothing");
+        assert!(
+            lb > 0.0 || total == 0.0,
+            "{name}: a bound of {lb} says nothing"
+        );
     }
 }
 

@@ -542,7 +542,9 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
                         .row(i + 1)
                         .column("cap_headroom_mb")
                         .value(format!("{h}"))
-                        .hint(format!("cap_mb is {cap}; the headroom is kept free under it")),
+                        .hint(format!(
+                            "cap_mb is {cap}; the headroom is kept free under it"
+                        )),
                 );
             }
             let (Some(id), Some(prov), Some(a), Some(day), Some(tz), Some(u), Some(b), Some(oc)) =

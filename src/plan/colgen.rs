@@ -65,7 +65,14 @@ pub fn initial_columns(s: &Scenario, p: &Prepared, m: &PlanModel) -> Vec<Vec<usi
 }
 
 /// Reduced cost of placement `k` of cohort `ci` under `duals`.
-fn reduced_cost(s: &Scenario, p: &Prepared, m: &PlanModel, duals: &[f64], ci: usize, k: usize) -> f64 {
+fn reduced_cost(
+    s: &Scenario,
+    p: &Prepared,
+    m: &PlanModel,
+    duals: &[f64],
+    ci: usize,
+    k: usize,
+) -> f64 {
     let mut priced = 0.0;
     let cost = m.visit_column(s, p, ci, k, |r, a| priced += duals[r] * a);
     cost - priced
@@ -80,7 +87,10 @@ pub fn solve(
     progress: &dyn Fn(&str),
 ) -> Result<Generated, SolveError> {
     let t0 = Clock::now();
-    let left = |t0: &Clock| opts.time_limit_seconds.map(|l| (l - t0.elapsed().as_secs_f64()).max(0.0));
+    let left = |t0: &Clock| {
+        opts.time_limit_seconds
+            .map(|l| (l - t0.elapsed().as_secs_f64()).max(0.0))
+    };
     let mut master = Master::new(&m.lp, opts);
     let mut lower_bound = f64::NEG_INFINITY;
     let mut rounds = 0;

@@ -259,7 +259,10 @@ struct WaveSpans {
 
 fn wave_spans(
     s: &Scenario,
-    profiles: &[(std::sync::Arc<crate::coverage::Profile>, crate::coverage::KeyLevel)],
+    profiles: &[(
+        std::sync::Arc<crate::coverage::Profile>,
+        crate::coverage::KeyLevel,
+    )],
     grid: Grid,
     wave_of: &[Option<usize>],
     state: &[DeviceState],
@@ -280,7 +283,8 @@ fn wave_spans(
             .max(now);
         let members: Vec<bool> = (0..s.devices.len())
             .map(|i| {
-                wave_of[i] == Some(wi) && matches!(state[i], DeviceState::Pending | DeviceState::Failed)
+                wave_of[i] == Some(wi)
+                    && matches!(state[i], DeviceState::Pending | DeviceState::Failed)
             })
             .collect();
         let report = |latest_end: Instant| WaveReport {
@@ -326,9 +330,12 @@ fn wave_spans(
                     c.placements.retain(|pl| pl.end <= e);
                 }
             }
-            earliest = earliest.max(
-                end + chrono::Duration::milliseconds((wave.soak_hours * 3_600_000.0).round() as i64),
-            );
+            earliest =
+                earliest.max(
+                    end + chrono::Duration::milliseconds(
+                        (wave.soak_hours * 3_600_000.0).round() as i64
+                    ),
+                );
         }
         reports.push(report(end));
         parts.push(prepared);
@@ -433,7 +440,10 @@ pub fn plan(
     }));
     progress("building the model");
     let mut m = model::build(s, &prepared, &inputs);
-    for (ci, ks) in colgen::initial_columns(s, &prepared, &m).into_iter().enumerate() {
+    for (ci, ks) in colgen::initial_columns(s, &prepared, &m)
+        .into_iter()
+        .enumerate()
+    {
         for k in ks {
             m.add_placement(s, &prepared, ci, k);
         }
@@ -442,15 +452,42 @@ pub fn plan(
     progress(&format!(
         "solving ({} cohorts, {} candidate placements, {} constraints)",
         prepared.cohorts.len(),
-        prepared.cohorts.iter().map(|c| c.placements.len()).sum::<usize>(),
+        prepared
+            .cohorts
+            .iter()
+            .map(|c| c.placements.len())
+            .sum::<usize>(),
         m.lp.rows.len()
     ));
-    let solved = colgen::solve(s, &prepared, &mut m, &opts.solve, progress)
+    let mut solved = colgen::solve(s, &prepared, &mut m, &opts.solve, progress)
         .map_err(|e| PlanError::Solve { source: e })?;
     progress("rounding");
     let t1 = Clock::now();
     let mut counts = round::round_counts(&m, &prepared, &solved.values);
     let repaired = round::repair_hard_limits(s, &m, &prepared, &mut counts);
+    // Rounding left out devices the LP had (fractionally) placed: bound the plans that
+    // leave out at least as many per cohort, so the bound covers the plan written.
+    let mut short = false;
+    for (ci, &u) in m.unplaced.iter().enumerate() {
+        if counts.unplaced[ci] as f64 > solved.values[u] + 1e-6 {
+            m.lp.cols[u].lb = counts.unplaced[ci] as f64;
+            short = true;
+        }
+    }
+    if short {
+        progress("bounding the plan's device set");
+        let again = colgen::solve(s, &prepared, &mut m, &opts.solve, progress)
+            .map_err(|e| PlanError::Solve { source: e })?;
+        solved.lower_bound = again.lower_bound;
+        solved.objective = again.objective;
+        solved.values = again.values;
+        solved.rounds += again.rounds;
+        solved.solve_seconds += again.solve_seconds;
+        solved.pricing_seconds += again.pricing_seconds;
+        if again.status != Status::Optimal {
+            solved.status = again.status;
+        }
+    }
     let (scheduled, left) = round::assign(&prepared, &profiles, &counts);
     let round_seconds = t1.elapsed().as_secs_f64();
     let mut rows = Vec::with_capacity(scheduled.len());
@@ -471,7 +508,9 @@ pub fn plan(
             billing_cycle_start: c.zone_price.is_none().then(|| {
                 *cycle_cache
                     .entry((c.key.pool, sc.window_start))
-                    .or_insert_with(|| crate::billing::cycle_start_containing(pool, sc.window_start))
+                    .or_insert_with(|| {
+                        crate::billing::cycle_start_containing(pool, sc.window_start)
+                    })
             }),
             reconnect_by: reconnect_by(s, &profiles[sc.device.0 as usize].0, c.tz, sc.window_end),
         });
@@ -500,11 +539,12 @@ pub fn plan(
     progress("accounting");
     let downloads: Vec<Download> = rows.iter().map(|r| download_of(s, r)).collect();
     let accounting = evaluate::account(s, &downloads, &spent, load_grid(s));
-    // The bound is on plans that leave out no more devices than the LP had to; the
-    // penalty of those is not a cost.
+    // The plan is a point of the model with its left-out devices on the unplaced
+    // columns, so model bound − their penalty bounds cost.total.
+    let left_out: u32 = counts.unplaced.iter().sum();
+    let lower_bound = solved.lower_bound - m.unplaced_penalty * left_out as f64;
     let unplaced_lp: f64 = m.unplaced.iter().map(|&u| solved.values[u]).sum();
     let penalty = m.unplaced_penalty * unplaced_lp;
-    let lower_bound = solved.lower_bound - penalty;
     let total = accounting.cost.total;
     let lp = LpReport {
         status: match solved.status {
@@ -595,7 +635,8 @@ fn limit_reason(s: &Scenario, p: &Prepared, ci: usize, m: &model::PlanModel) -> 
         .collect();
     // Which limit blocks it: with the cap's room as the only limit, would a placement of
     // this cohort have fitted an empty cycle?
-    let blocked_by_cap = !capped.is_empty() && s.region(c.key.region).hard_capacity_mb_per_hour.is_none()
+    let blocked_by_cap = !capped.is_empty()
+        && s.region(c.key.region).hard_capacity_mb_per_hour.is_none()
         || c.placements.iter().any(|pl| {
             m.cycle_at(c, pl.start)
                 .and_then(|yi| m.pool_cycles[yi].cap_room_mb)

@@ -114,7 +114,13 @@ impl PlanModel {
     }
 
     /// [`PlanModel::visit_column`], collected.
-    pub fn column(&self, s: &Scenario, p: &Prepared, ci: usize, k: usize) -> (f64, Vec<(usize, f64)>) {
+    pub fn column(
+        &self,
+        s: &Scenario,
+        p: &Prepared,
+        ci: usize,
+        k: usize,
+    ) -> (f64, Vec<(usize, f64)>) {
         let mut coefs = Vec::with_capacity(8);
         let cost = self.visit_column(s, p, ci, k, |r, a| coefs.push((r, a)));
         (cost, coefs)
@@ -129,7 +135,9 @@ impl PlanModel {
         // No upper bound of its own: the place row bounds it by the cohort's size, and a
         // bound here would let the duals hide behind it (the pricing bound needs every
         // master column's reduced cost ≥ 0 at the optimum).
-        let col = self.lp.col(format!("x_c{ci}_p{k}"), cost, 0.0, f64::INFINITY);
+        let col = self
+            .lp
+            .col(format!("x_c{ci}_p{k}"), cost, 0.0, f64::INFINITY);
         for (row, a) in coefs {
             self.lp.rows[row].coefs.push((col, a));
         }
@@ -198,7 +206,8 @@ pub fn own_cost(s: &Scenario, c: &Cohort, k: usize) -> f64 {
 fn every_device_is_placed_or_reported(m: &mut PlanModel, p: &Prepared) {
     for (ci, c) in p.cohorts.iter().enumerate() {
         let n = c.devices.len() as f64;
-        let u = m.lp.col(format!("u_c{ci}"), m.unplaced_penalty, 0.0, f64::INFINITY);
+        let u =
+            m.lp.col(format!("u_c{ci}"), m.unplaced_penalty, 0.0, f64::INFINITY);
         m.unplaced.push(u);
         let row = m.lp.row(format!("place_c{ci}"), vec![(u, 1.0)], n, n);
         m.place_row.push(row);
@@ -270,7 +279,9 @@ fn overage_is_usage_above_allowance(m: &mut PlanModel, s: &Scenario, p: &Prepare
         let seg_cols: Vec<usize> = segs
             .iter()
             .enumerate()
-            .map(|(k, (width, price))| m.lp.col(format!("ov_p{pi}_y{yi}_t{k}"), *price, 0.0, *width))
+            .map(|(k, (width, price))| {
+                m.lp.col(format!("ov_p{pi}_y{yi}_t{k}"), *price, 0.0, *width)
+            })
             .collect();
         if !seg_cols.is_empty() {
             let coefs: Vec<(usize, f64)> = seg_cols.iter().map(|&c| (c, 1.0)).collect();
@@ -303,7 +314,12 @@ fn hard_caps_keep_their_headroom(m: &mut PlanModel, s: &Scenario, p: &Prepared) 
         let headroom = pool.cap_headroom.map_or(most[yi].1, |h| h.0);
         let room = (cap.0 - pc.cycle.baseline.0 - pc.already_mb - headroom).max(0.0);
         let pi = pc.pool;
-        let row = m.lp.row(format!("cap_p{pi}_y{yi}"), Vec::new(), f64::NEG_INFINITY, room);
+        let row = m.lp.row(
+            format!("cap_p{pi}_y{yi}"),
+            Vec::new(),
+            f64::NEG_INFINITY,
+            room,
+        );
         let pc = &mut m.pool_cycles[yi];
         pc.cap_headroom_mb = Some(headroom);
         pc.cap_room_mb = Some(room);
@@ -342,7 +358,8 @@ fn tiers_fill_in_order(
     segs: &[(f64, f64)],
 ) {
     for k in 0..seg_cols.len().saturating_sub(1) {
-        let z = m.lp.int_col(format!("full_p{pi}_y{yi}_t{k}"), 0.0, 0.0, 1.0);
+        let z =
+            m.lp.int_col(format!("full_p{pi}_y{yi}_t{k}"), 0.0, 0.0, 1.0);
         // o_k ≥ width_k · z_k
         m.lp.row(
             format!("fullk_p{pi}_y{yi}_t{k}"),
@@ -397,7 +414,12 @@ fn regional_load_above_capacity_is_congestion(m: &mut PlanModel, s: &Scenario, p
         let row_ub = hard.map_or(cap, |h| h.min(cap));
         let excess_ub = hard.map_or(f64::INFINITY, |h| (h - cap).max(0.0));
         let ex = m.lp.col(format!("ex_r{r}_s{t}"), price, 0.0, excess_ub);
-        let row = m.lp.row(format!("load_r{r}_s{t}"), vec![(ex, -1.0)], f64::NEG_INFINITY, row_ub);
+        let row = m.lp.row(
+            format!("load_r{r}_s{t}"),
+            vec![(ex, -1.0)],
+            f64::NEG_INFINITY,
+            row_ub,
+        );
         m.load_row[r * p.grid.n + t] = row;
     }
 }

@@ -25,7 +25,10 @@ pub fn round_counts(m: &PlanModel, p: &Prepared, values: &[f64]) -> Counts {
     let mut unplaced = Vec::with_capacity(p.cohorts.len());
     for (ci, c) in p.cohorts.iter().enumerate() {
         let n = c.devices.len() as u32;
-        let mut items: Vec<f64> = m.x[ci].iter().map(|&(_, col)| values[col].max(0.0)).collect();
+        let mut items: Vec<f64> = m.x[ci]
+            .iter()
+            .map(|&(_, col)| values[col].max(0.0))
+            .collect();
         items.push(values[m.unplaced[ci]].max(0.0));
         let mut counts: Vec<u32> = items.iter().map(|v| (v + 1e-7).floor() as u32).collect();
         let mut total: u32 = counts.iter().sum();
@@ -183,7 +186,9 @@ pub fn repair_hard_limits(s: &Scenario, m: &PlanModel, p: &Prepared, counts: &mu
     //    a device of the same pool out of the blocked cycle.
     for ci in 0..p.cohorts.len() {
         while counts.unplaced[ci] > 0 {
-            let k = room.cheapest_fit(ci).or_else(|| make_room(&mut room, counts, ci));
+            let k = room
+                .cheapest_fit(ci)
+                .or_else(|| make_room(&mut room, counts, ci));
             let Some(k) = k else { break };
             put(counts, ci, k);
             room.add(ci, k, 1.0);
@@ -218,14 +223,18 @@ fn make_room(room: &mut Room<'_>, counts: &mut Counts, ci: usize) -> Option<usiz
                 .iter()
                 .map(|e| e.0)
                 .filter(|&kk| {
-                    room.m.cycle_at(&p.cohorts[cj], p.cohorts[cj].placements[kk].start) == Some(yi)
+                    room.m
+                        .cycle_at(&p.cohorts[cj], p.cohorts[cj].placements[kk].start)
+                        == Some(yi)
                         && room.mb(cj, kk) + 1e-9 >= need
                 })
                 .collect();
             for kk in here {
                 room.add(cj, kk, -1.0);
                 let alt = room.cheapest_fit(cj).filter(|&k2| {
-                    room.m.cycle_at(&p.cohorts[cj], p.cohorts[cj].placements[k2].start) != Some(yi)
+                    room.m
+                        .cycle_at(&p.cohorts[cj], p.cohorts[cj].placements[k2].start)
+                        != Some(yi)
                 });
                 match alt {
                     Some(k2) if room.fits(ci, k) => {

@@ -331,11 +331,18 @@ pub fn check_invariants_with(
     );
     // The bound is a bound on the same quantity, and the gap is the difference.
     let lp = &summary["lp"];
-    let (total, lb) = (cost["total"].as_f64().unwrap(), lp["lower_bound"].as_f64().unwrap());
+    let (total, lb) = (
+        cost["total"].as_f64().unwrap(),
+        lp["lower_bound"].as_f64().unwrap(),
+    );
     assert!(
         lb <= total + 1e-2 + 1e-6 * total.abs(),
         "lp.lower_bound {lb} above cost.total {total}"
     );
-    close(lp["rounded_objective"].as_f64().unwrap(), total, "lp.rounded_objective");
+    close(
+        lp["rounded_objective"].as_f64().unwrap(),
+        total,
+        "lp.rounded_objective",
+    );
     summary
 }
