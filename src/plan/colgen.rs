@@ -96,15 +96,31 @@ pub fn solve(
     let mut rounds = 0;
     let (mut solve_s, mut pricing_s) = (0.0, 0.0);
     let mut status = Status::Optimal;
+    let mut last: Option<super::solve::MasterPoint> = None;
     let point = loop {
         rounds += 1;
         let ts = Clock::now();
-        let point = master.solve(&m.lp, left(&t0))?;
+        // The first master (a few columns per cohort) is always solved to the end, so a
+        // time-limited run still has a plan; later rounds get what time is left and fall
+        // back to the last complete round.
+        let limit = if last.is_none() { None } else { left(&t0) };
+        let solved = master.solve(&m.lp, limit);
         solve_s += ts.elapsed().as_secs_f64();
-        if point.status != Status::Optimal {
-            status = Status::TimeLimit;
-            break point;
-        }
+        let point = match (solved, last.take()) {
+            (Ok(p), prev) if p.status == Status::Optimal => {
+                drop(prev);
+                p
+            }
+            (Ok(p), None) => {
+                status = Status::TimeLimit;
+                break p;
+            }
+            (Ok(_) | Err(SolveError::NoSolutionInTime(_)), Some(prev)) => {
+                status = Status::TimeLimit;
+                break prev;
+            }
+            (Err(e), _) => return Err(e),
+        };
         let tp = Clock::now();
         let priced: Vec<(f64, Vec<usize>)> = (0..p.cohorts.len())
             .into_par_iter()
@@ -144,6 +160,7 @@ pub fn solve(
             status = Status::TimeLimit;
             break point;
         }
+        last = Some(point.clone());
         for (ci, (_, ks)) in priced.into_iter().enumerate() {
             for k in ks {
                 m.add_placement(s, p, ci, k);
@@ -158,14 +175,21 @@ pub fn solve(
         // Falling tier prices: the integer model over the generated columns.
         let mut o = *opts;
         o.time_limit_seconds = left(&t0).map(|l| l.max(1.0));
-        let solved = solve::solve(&m.lp, &o)?;
-        solve_s += solved.solve_seconds;
-        if solved.status != Status::Optimal {
-            status = Status::TimeLimit;
-        }
-        values = solved.values;
-        objective = solved.objective;
         algorithm = "column-generation+branch-and-bound";
+        match solve::solve(&m.lp, &o) {
+            Ok(solved) => {
+                solve_s += solved.solve_seconds;
+                if solved.status != Status::Optimal {
+                    status = Status::TimeLimit;
+                }
+                values = solved.values;
+                objective = solved.objective;
+            }
+            // Out of time before an integer point: the LP's placements still make a
+            // plan (the binaries only order the tiers the accounting prices exactly).
+            Err(SolveError::NoSolutionInTime(_)) => status = Status::TimeLimit,
+            Err(e) => return Err(e),
+        }
     }
     Ok(Generated {
         status,
