@@ -130,6 +130,8 @@ pub(crate) struct FleetTotals {
     pub region_devices: Vec<u64>,
     pub region_update_bytes: Vec<u64>,
     pub canary_candidates: u64,
+    /// Devices not yet on the release.
+    pub needing: u64,
     /// Cheapest payload bytes per `Catalog::versions` entry.
     version_bytes: Vec<u64>,
 }
@@ -142,6 +144,7 @@ impl FleetTotals {
             region_devices: vec![0; cat.regions.len()],
             region_update_bytes: vec![0; cat.regions.len()],
             canary_candidates: 0,
+            needing: 0,
             version_bytes: cat
                 .versions
                 .iter()
@@ -161,6 +164,9 @@ impl FleetTotals {
         }
         self.region_devices[d.region] += 1;
         self.region_update_bytes[d.region] += bytes;
+        if d.version != cat.release {
+            self.needing += 1;
+        }
         if d.canary_eligible && !d.critical && d.version != cat.release {
             self.canary_candidates += 1;
         }

@@ -188,6 +188,10 @@ pub fn generate(
         record(name, write_text(&opts.out.join(name), &text)?);
     }
     // scenario.toml last: a folder with one is complete.
+    let cat = catalog::Catalog {
+        waves: tables::waves_for_fleet(&cat.waves, totals.needing),
+        ..cat
+    };
     let toml = tables::scenario_toml(
         &cat,
         &command_line(opts, coverage_days),

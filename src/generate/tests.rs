@@ -361,3 +361,31 @@ fn zero_devices_is_an_error() {
         Err(GenerateError::NoDevices)
     ));
 }
+
+/// Reads a generated folder back the way `otaplan validate` does and fails on any error.
+fn validates(dir: &Path) -> crate::ingest::Loaded {
+    let loaded = match crate::ingest::read_scenario(dir) {
+        Ok(l) => l,
+        Err(d) => panic!("{} does not validate: {d:?}", dir.display()),
+    };
+    let coverage = crate::coverage::check_history(&loaded);
+    assert!(!coverage.has_errors(), "coverage: {coverage:?}");
+    loaded
+}
+
+#[test]
+fn small_fleets_get_waves_they_can_fill() {
+    for (devices, preset) in [
+        (1, Preset::Sample),
+        (5, Preset::SeedFleet),
+        (2, Preset::Bench),
+    ] {
+        let dir = tempfile::tempdir().expect("tmp");
+        // Waves only: a history with no rows for a handful of devices is another matter.
+        let mut o = opts(dir.path(), preset, devices, 3, TableFormat::Csv);
+        o.coverage_days = Some(0);
+        run(&o);
+        let s = validates(dir.path()).scenario;
+        assert!(s.waves.len() < 3, "{preset:?}: {} waves", s.waves.len());
+    }
+}
