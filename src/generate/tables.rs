@@ -106,6 +106,13 @@ pub(crate) fn pool_rows(cat: &Catalog, totals: &FleetTotals) -> Vec<PoolRow> {
                     let baseline = sims as f64 * telemetry_mb_per_sim_day;
                     (0, baseline * elapsed, baseline)
                 }
+                PoolKind::Bundle {
+                    plan_mb,
+                    telemetry_mb_per_sim_day,
+                } => {
+                    let baseline = sims as f64 * telemetry_mb_per_sim_day;
+                    (sims * plan_mb, baseline * elapsed, baseline)
+                }
             };
             PoolRow {
                 pool_id: p.id,
@@ -189,6 +196,7 @@ fn toml_list(items: &[&str]) -> String {
 pub(crate) struct TableNames<'a> {
     pub devices: &'a str,
     pub coverage: Option<&'a str>,
+    pub coverage_model: Option<&'a str>,
 }
 
 /// The `scenario.toml` text, keys in a fixed order.
@@ -215,6 +223,9 @@ pub(crate) fn scenario_toml(cat: &Catalog, command: &str, names: &TableNames<'_>
     let _ = writeln!(s, "regions = \"regions.csv\"");
     if let Some(c) = names.coverage {
         let _ = writeln!(s, "coverage = \"{c}\"");
+    }
+    if let Some(c) = names.coverage_model {
+        let _ = writeln!(s, "coverage_model = \"{c}\"");
     }
     let _ = writeln!(s, "\n[windows]");
     let _ = writeln!(s, "default = {}", toml_list(cat.default_windows));

@@ -374,6 +374,60 @@ fn validates(dir: &Path) -> crate::ingest::Loaded {
 }
 
 #[test]
+fn diverse_fleets_of_every_size_validate() {
+    for (devices, format) in [
+        (1, TableFormat::Csv),
+        (7, TableFormat::Parquet),
+        (500, TableFormat::Csv),
+        (3000, TableFormat::Parquet),
+    ] {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut o = opts(dir.path(), Preset::Diverse, devices, 17, format);
+        o.coverage_days = None;
+        let report = run(&o);
+        let loaded = validates(dir.path());
+        let s = &loaded.scenario;
+        assert_eq!(s.devices.len(), devices);
+        assert_eq!((s.pools.len(), s.regions.len()), (48, 90));
+        assert!(matches!(
+            loaded.coverage,
+            crate::ingest::CoverageInput::Model { .. }
+        ));
+        assert_eq!(report.coverage_rows, 0, "no history by default");
+        let model = crate::coverage::load(&loaded).expect("the model loads");
+        assert_eq!(model.profiles().len(), 90 * 4);
+        for r in &s.regions {
+            for radio in crate::domain::Radio::ALL {
+                let key = crate::coverage::CoverageModel::region_radio_key(&r.name, radio);
+                assert!(model.get(&key).is_some(), "{key}");
+            }
+        }
+        if devices >= 3000 {
+            // The designed waves survive at a few thousand devices.
+            assert_eq!(s.waves.len(), 3);
+            assert_eq!(s.waves[1].size, crate::domain::WaveSize::Count(300));
+        }
+    }
+}
+
+#[test]
+fn diverse_is_deterministic() {
+    let (a, b) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
+    for d in [a.path(), b.path()] {
+        run(&opts(d, Preset::Diverse, 300, 9, TableFormat::Parquet));
+    }
+    let (fa, fb) = (files(a.path()), files(b.path()));
+    assert!(fa.contains_key("coverage-model.parquet"));
+    assert_eq!(fa.keys().collect::<Vec<_>>(), fb.keys().collect::<Vec<_>>());
+    for (name, bytes) in &fa {
+        assert!(bytes == &fb[name], "{name} differs between two runs");
+    }
+}
+
+#[test]
 fn small_fleets_get_waves_they_can_fill() {
     for (devices, preset) in [
         (1, Preset::Sample),
