@@ -431,7 +431,7 @@ fn with_suffix(path: &std::path::Path, wave: &str) -> PathBuf {
 /// Arguments of `otaplan generate`.
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
-    /// Number of devices (default: the preset's size: sample 5000, seed-fleet 20000, bench 1000000)
+    /// Number of devices (default: the preset's size: sample 5000, seed-fleet 20000, bench 1000000, diverse 100000)
     #[arg(long)]
     pub devices: Option<usize>,
     /// Random seed; the same options always give byte-identical files
@@ -443,7 +443,7 @@ pub struct GenerateArgs {
     /// Scenario family
     #[arg(long, value_enum, default_value_t = PresetArg::Sample)]
     pub preset: PresetArg,
-    /// Days of hourly coverage history before `start` (0 = none; default: sample 21, seed-fleet 14, bench 0)
+    /// Days of hourly coverage history before `start` (0 = none; default: sample 21, seed-fleet 14, bench and diverse 0)
     #[arg(long)]
     pub coverage_days: Option<u32>,
     /// Format of the devices table
@@ -456,6 +456,7 @@ pub enum PresetArg {
     Sample,
     SeedFleet,
     Bench,
+    Diverse,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -471,6 +472,7 @@ impl GenerateArgs {
             PresetArg::Sample => Preset::Sample,
             PresetArg::SeedFleet => Preset::SeedFleet,
             PresetArg::Bench => Preset::Bench,
+            PresetArg::Diverse => Preset::Diverse,
         };
         GenerateOptions {
             devices: self.devices.unwrap_or(preset.default_devices()),

@@ -80,6 +80,12 @@ pub(crate) enum PoolKind {
     },
     /// No allowance: every MB is billed at the (single) tier price.
     PayAsYouGo { telemetry_mb_per_sim_day: f64 },
+    /// A tiny per-SIM bundle (`plan_mb`) that normal telemetry alone outruns: nearly every
+    /// MB is billed, like pay-as-you-go with a small allowance.
+    Bundle {
+        plan_mb: u64,
+        telemetry_mb_per_sim_day: f64,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -108,6 +114,9 @@ pub(crate) struct RegionSpec {
     pub timezones: &'static [(&'static str, f64)],
     /// Home pool of the region's devices (a share goes to the pay-as-you-go pool instead).
     pub pool: &'static str,
+    /// When not empty, the region's carriers by weight; replaces `pool` (which is then
+    /// the first of them).
+    pub pool_mix: &'static [(&'static str, f64)],
     /// Radio mix in `Radio::ALL` order.
     pub radio_mix: [f64; 4],
     pub hard_capacity: bool,
@@ -162,21 +171,24 @@ pub(crate) struct Catalog {
     pub coverage_share: f64,
     /// Protocol overhead assumed when sizing headroom and capacity (domain: ~4% headers + retries).
     pub overhead: f64,
+    /// Write a fitted coverage model keyed by `region/radio` (`coverage-model.parquet`).
+    pub coverage_model: bool,
 }
 
-fn utc(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+pub(crate) fn utc(y: i32, m: u32, d: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, 0, 0, 0)
         .single()
         .expect("catalog dates are valid UTC dates")
 }
 
 /// The MVNO tier sheet quoted in the domain brief.
-const MVNO_TIERS: &[(Option<u64>, f64)] = &[(Some(100), 0.078), (Some(500), 0.039), (None, 0.0195)];
+pub(crate) const MVNO_TIERS: &[(Option<u64>, f64)] =
+    &[(Some(100), 0.078), (Some(500), 0.039), (None, 0.0195)];
 
-const MIX_EU: [f64; 4] = [0.15, 0.35, 0.30, 0.20];
-const MIX_US: [f64; 4] = [0.05, 0.45, 0.30, 0.20];
-const MIX_ASIA: [f64; 4] = [0.30, 0.30, 0.28, 0.12];
-const MIX_AU: [f64; 4] = [0.10, 0.40, 0.30, 0.20];
+pub(crate) const MIX_EU: [f64; 4] = [0.15, 0.35, 0.30, 0.20];
+pub(crate) const MIX_US: [f64; 4] = [0.05, 0.45, 0.30, 0.20];
+pub(crate) const MIX_ASIA: [f64; 4] = [0.30, 0.30, 0.28, 0.12];
+pub(crate) const MIX_AU: [f64; 4] = [0.10, 0.40, 0.30, 0.20];
 const MIX_MOBILITY: [f64; 4] = [0.05, 0.50, 0.35, 0.10];
 
 pub(crate) fn catalog(preset: Preset) -> Catalog {
@@ -184,6 +196,7 @@ pub(crate) fn catalog(preset: Preset) -> Catalog {
         Preset::Sample => sample(),
         Preset::SeedFleet => seed_fleet(),
         Preset::Bench => bench(),
+        Preset::Diverse => super::diverse::catalog(),
     }
 }
 
@@ -193,6 +206,7 @@ fn sample() -> Catalog {
         weight,
         timezones,
         pool,
+        pool_mix: &[],
         radio_mix,
         hard_capacity,
         windows,
@@ -427,6 +441,7 @@ fn sample() -> Catalog {
         coverage_days: 21,
         coverage_share: 0.8,
         overhead: 1.06,
+        coverage_model: false,
     }
 }
 
@@ -446,6 +461,7 @@ fn seed_fleet() -> Catalog {
         weight,
         timezones,
         pool,
+        pool_mix: &[],
         radio_mix: MIX_MOBILITY,
         hard_capacity: false,
         windows,
@@ -598,10 +614,11 @@ fn seed_fleet() -> Catalog {
         coverage_days: 14,
         coverage_share: 0.12,
         overhead: 1.06,
+        coverage_model: false,
     }
 }
 
-fn art(
+pub(crate) fn art(
     from: Option<&'static str>,
     to: &'static str,
     size_bytes: u64,
@@ -707,7 +724,12 @@ mod tests {
 
     #[test]
     fn version_weights_and_region_weights_sum_to_one() {
-        for p in [Preset::Sample, Preset::SeedFleet, Preset::Bench] {
+        for p in [
+            Preset::Sample,
+            Preset::SeedFleet,
+            Preset::Bench,
+            Preset::Diverse,
+        ] {
             let c = catalog(p);
             let v: f64 = c.versions.iter().map(|(_, w)| w).sum();
             let r: f64 = c.regions.iter().map(|r| r.weight).sum();

@@ -11,7 +11,8 @@ use chrono_tz::Tz;
 use rand::Rng;
 
 use super::catalog::{Catalog, Radio};
-use super::fleet::{DOMAIN_COVERAGE, Device, stream_rng};
+use super::fleet::{DOMAIN_COVERAGE, DOMAIN_MODEL, Device, stream_rng};
+use crate::coverage::{HourStats, Profile as Week};
 
 /// Relative cell throughput by local hour (1.0 = the quiet night peak at 03:00).
 const DIURNAL: [f64; 24] = [
@@ -107,6 +108,85 @@ fn normal(rng: &mut impl Rng) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
 }
 
+/// (chance of being online, drop hazard per online hour) of a device of `profile` and
+/// `radio` in a local hour of a weekday or weekend day.
+fn behaviour(profile: Profile, radio: Radio, hour: u8, weekday: bool) -> (f64, f64) {
+    let rush = weekday && ((7..9).contains(&hour) || (16..19).contains(&hour));
+    let night = !(6..21).contains(&hour);
+    let p_online = match profile {
+        Profile::AlwaysOn => 0.97,
+        Profile::ParkedSleeper if weekday && (7..19).contains(&hour) => 0.85,
+        Profile::ParkedSleeper if !weekday && (10..18).contains(&hour) => 0.5,
+        Profile::ParkedSleeper => 0.15,
+        Profile::Commuter if rush => 0.75,
+        Profile::Commuter => 0.95,
+        Profile::Garage if night => 0.3,
+        Profile::Garage => 0.93,
+    };
+    let mut hazard = radio.drop_hazard();
+    if (17..23).contains(&hour) {
+        hazard *= 1.5;
+    }
+    if profile == Profile::Commuter && rush {
+        hazard *= 6.0;
+    }
+    if profile == Profile::Garage && night {
+        hazard *= 4.0;
+    }
+    (p_online, hazard)
+}
+
+/// The behaviours and their shares among devices with history (as `device_history` draws them).
+const BEHAVIOURS: [(Profile, f64); 4] = [
+    (Profile::AlwaysOn, 0.45),
+    (Profile::ParkedSleeper, 0.25),
+    (Profile::Commuter, 0.18),
+    (Profile::Garage, 0.12),
+];
+
+fn round_to(x: f64, digits: i32) -> f64 {
+    let m = 10f64.powi(digits);
+    (x * m).round() / m
+}
+
+/// The weeks a model fitted on three weeks of this generator's history would show for one
+/// region, one per radio (`Radio::ALL` order), keyed `<region>/<radio>`: the region has
+/// its own network speed (log-normal, σ = 0.35), drop hazard (σ = 0.3) and behaviour mix
+/// (each share × a log-normal σ = 0.25 factor, renormalised); each radio its own speed
+/// (σ = 0.15). `p_online` is the mix's chance of being online, `drop_rate_per_hour` its
+/// drop hazard per online hour, `throughput_kbps` the median rate (the radio's practical
+/// rate × speeds × the diurnal curve), `samples` three per device of the key.
+pub(crate) fn region_weeks(seed: u64, region: u64, devices: [u64; 4]) -> [Week; 4] {
+    let mut rng = stream_rng(seed, DOMAIN_MODEL, region);
+    let speed = (0.35 * normal(&mut rng)).exp();
+    let drops = (0.3 * normal(&mut rng)).exp();
+    let mut mix = BEHAVIOURS.map(|(p, w)| (p, w * (0.25 * normal(&mut rng)).exp()));
+    let total: f64 = mix.iter().map(|(_, w)| w).sum();
+    mix.iter_mut().for_each(|(_, w)| *w /= total);
+    Radio::ALL.map(|radio| {
+        let radio_speed = (0.15 * normal(&mut rng)).exp();
+        let samples = u32::try_from(devices[radio as usize] * 3).unwrap_or(u32::MAX);
+        std::array::from_fn(|how| {
+            let hour = (how % 24) as u8;
+            let weekday = how / 24 < 5;
+            let (mut p, mut p_hazard) = (0.0, 0.0);
+            for (profile, w) in mix {
+                let (on, hazard) = behaviour(profile, radio, hour, weekday);
+                p += w * on;
+                p_hazard += w * on * hazard;
+            }
+            let kbps = radio.base_kbps() * speed * radio_speed * DIURNAL[hour as usize];
+            let floor = if radio == Radio::NbIot { 1.0 } else { 10.0 };
+            HourStats {
+                p_online: round_to(p, 3),
+                throughput_kbps: round_sig3(kbps).max(floor),
+                drop_rate_per_hour: round_to(drops * p_hazard / p, 4),
+                samples,
+            }
+        })
+    })
+}
+
 /// Whether device `d` has history at all, and if so its rows (None = no history).
 pub(crate) fn device_history(
     cat: &Catalog,
@@ -140,28 +220,7 @@ pub(crate) fn device_history(
     out.throughput_kbps.reserve(n);
     out.dropped.reserve(n);
     for (h, &(hour, weekday)) in local.iter().enumerate() {
-        let rush = weekday && ((7..9).contains(&hour) || (16..19).contains(&hour));
-        let night = !(6..21).contains(&hour);
-        let p_online = match profile {
-            Profile::AlwaysOn => 0.97,
-            Profile::ParkedSleeper if weekday && (7..19).contains(&hour) => 0.85,
-            Profile::ParkedSleeper if !weekday && (10..18).contains(&hour) => 0.5,
-            Profile::ParkedSleeper => 0.15,
-            Profile::Commuter if rush => 0.75,
-            Profile::Commuter => 0.95,
-            Profile::Garage if night => 0.3,
-            Profile::Garage => 0.93,
-        };
-        let mut hazard = d.radio.drop_hazard();
-        if (17..23).contains(&hour) {
-            hazard *= 1.5;
-        }
-        if profile == Profile::Commuter && rush {
-            hazard *= 6.0;
-        }
-        if profile == Profile::Garage && night {
-            hazard *= 4.0;
-        }
+        let (p_online, hazard) = behaviour(profile, d.radio, hour, weekday);
         let online = rng.random::<f64>() < p_online;
         let noise = 0.85 + 0.3 * rng.random::<f64>();
         let drop_draw: f64 = rng.random();

@@ -11,6 +11,7 @@ use super::catalog::{Catalog, Radio};
 /// Separate random domains, so adding coverage draws never shifts the device draws.
 pub(crate) const DOMAIN_DEVICES: u64 = 0x6465_7669_6365_7301;
 pub(crate) const DOMAIN_COVERAGE: u64 = 0x636f_7665_7261_6702;
+pub(crate) const DOMAIN_MODEL: u64 = 0x6d6f_6465_6c00_0003;
 
 /// The random stream of one device in one domain.
 pub(crate) fn stream_rng(seed: u64, domain: u64, index: u64) -> ChaCha8Rng {
@@ -72,10 +73,16 @@ pub(crate) fn draw_device(cat: &Catalog, seed: u64, index: u64) -> Device {
     let version_idx = pick_weighted(&mut rng, cat.versions);
     let version = cat.versions[version_idx].0;
 
+    // Only regions with several carriers draw one, so the other presets' streams are unchanged.
+    let home = if spec.pool_mix.is_empty() {
+        spec.pool
+    } else {
+        spec.pool_mix[pick_weighted(&mut rng, spec.pool_mix)].0
+    };
     let payg = cat
         .payg_pool
         .filter(|_| rng.random::<f64>() < cat.payg_share);
-    let pool = cat.pool_index(payg.unwrap_or(spec.pool));
+    let pool = cat.pool_index(payg.unwrap_or(home));
     let pool_spec = &cat.pools[pool];
     let roams = !pool_spec.zone_rates.is_empty() && rng.random::<f64>() < pool_spec.roaming_share;
     let zone =
@@ -129,7 +136,11 @@ pub(crate) struct FleetTotals {
     pub pool_home_update_bytes: Vec<u64>,
     pub region_devices: Vec<u64>,
     pub region_update_bytes: Vec<u64>,
+    /// Devices per region and radio (`Radio::ALL` order).
+    pub region_radio_devices: Vec<[u64; 4]>,
     pub canary_candidates: u64,
+    /// Devices not yet on the release.
+    pub needing: u64,
     /// Cheapest payload bytes per `Catalog::versions` entry.
     version_bytes: Vec<u64>,
 }
@@ -141,7 +152,9 @@ impl FleetTotals {
             pool_home_update_bytes: vec![0; cat.pools.len()],
             region_devices: vec![0; cat.regions.len()],
             region_update_bytes: vec![0; cat.regions.len()],
+            region_radio_devices: vec![[0; 4]; cat.regions.len()],
             canary_candidates: 0,
+            needing: 0,
             version_bytes: cat
                 .versions
                 .iter()
@@ -161,6 +174,10 @@ impl FleetTotals {
         }
         self.region_devices[d.region] += 1;
         self.region_update_bytes[d.region] += bytes;
+        self.region_radio_devices[d.region][d.radio as usize] += 1;
+        if d.version != cat.release {
+            self.needing += 1;
+        }
         if d.canary_eligible && !d.critical && d.version != cat.release {
             self.canary_candidates += 1;
         }

@@ -6,6 +6,7 @@
 
 mod catalog;
 mod coverage;
+mod diverse;
 mod fleet;
 mod output;
 mod tables;
@@ -31,6 +32,9 @@ pub enum Preset {
     SeedFleet,
     /// The sample's catalog at any size, for benchmarks (no coverage history by default).
     Bench,
+    /// A large operator's fleet at any size: 48 carrier pools, 90 regions over 48 time
+    /// zones, ten versions in the field, a fitted coverage model keyed by `region/radio`.
+    Diverse,
 }
 
 impl Preset {
@@ -39,6 +43,7 @@ impl Preset {
             Preset::Sample => "sample",
             Preset::SeedFleet => "seed-fleet",
             Preset::Bench => "bench",
+            Preset::Diverse => "diverse",
         }
     }
 
@@ -48,6 +53,7 @@ impl Preset {
             Preset::Sample => 5_000,
             Preset::SeedFleet => 20_000,
             Preset::Bench => 1_000_000,
+            Preset::Diverse => 100_000,
         }
     }
 
@@ -121,6 +127,8 @@ pub enum GenerateError {
         #[source]
         source: PolarsError,
     },
+    #[error("cannot write the coverage model {path}: {message}")]
+    CoverageModel { path: PathBuf, message: String },
 }
 
 /// Devices drawn and written per batch (one Parquet row group each).
@@ -152,6 +160,7 @@ pub fn generate(
         TableFormat::Parquet => "devices.parquet",
     };
     let coverage_name = (coverage_days > 0).then_some("coverage.parquet");
+    let model_name = cat.coverage_model.then_some("coverage-model.parquet");
     let mut files = Vec::new();
     let mut record = |name: &str, bytes: u64| {
         files.push(WrittenFile {
@@ -174,6 +183,10 @@ pub fn generate(
         (coverage_devices, coverage_rows) = (devs, rows);
         record(name, bytes);
     }
+    if let Some(name) = model_name {
+        let bytes = write_coverage_model(&cat, opts.seed, &totals, &opts.out.join(name))?;
+        record(name, bytes);
+    }
 
     let pools = tables::pool_rows(&cat, &totals);
     let regions = tables::region_rows(&cat, &totals);
@@ -188,12 +201,17 @@ pub fn generate(
         record(name, write_text(&opts.out.join(name), &text)?);
     }
     // scenario.toml last: a folder with one is complete.
+    let cat = catalog::Catalog {
+        waves: tables::waves_for_fleet(&cat.waves, totals.needing),
+        ..cat
+    };
     let toml = tables::scenario_toml(
         &cat,
         &command_line(opts, coverage_days),
         &TableNames {
             devices: devices_name,
             coverage: coverage_name,
+            coverage_model: model_name,
         },
     );
     record(
@@ -202,8 +220,13 @@ pub fn generate(
     );
 
     let mut removed = Vec::new();
-    for stale in ["devices.csv", "devices.parquet", "coverage.parquet"] {
-        if stale == devices_name || Some(stale) == coverage_name {
+    for stale in [
+        "devices.csv",
+        "devices.parquet",
+        "coverage.parquet",
+        "coverage-model.parquet",
+    ] {
+        if stale == devices_name || Some(stale) == coverage_name || Some(stale) == model_name {
             continue;
         }
         let path = opts.out.join(stale);
@@ -396,6 +419,35 @@ fn write_devices_parquet(
     }
     w.finish()?;
     Ok(())
+}
+
+/// Writes the fitted coverage model, one `<region>/<radio>` key per region and radio of
+/// the catalog (168 rows each), whether or not the fleet has devices there; returns bytes.
+fn write_coverage_model(
+    cat: &catalog::Catalog,
+    seed: u64,
+    totals: &FleetTotals,
+    path: &Path,
+) -> Result<u64, GenerateError> {
+    let mut weeks = Vec::with_capacity(cat.regions.len() * catalog::Radio::ALL.len());
+    for (i, r) in cat.regions.iter().enumerate() {
+        let w = coverage::region_weeks(seed, i as u64, totals.region_radio_devices[i]);
+        for (radio, week) in catalog::Radio::ALL.iter().zip(w) {
+            weeks.push((format!("{}/{}", r.name, radio.as_str()), week));
+        }
+    }
+    crate::ingest::coverage::write_model(path, &weeks).map_err(|message| {
+        GenerateError::CoverageModel {
+            path: path.to_path_buf(),
+            message,
+        }
+    })?;
+    std::fs::metadata(path)
+        .map(|m| m.len())
+        .map_err(|source| GenerateError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 fn coverage_frame(c: CoverageColumns) -> PolarsResult<DataFrame> {

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use super::catalog::{Catalog, PoolKind, WaveSize, window_hours};
+use super::catalog::{Catalog, PoolKind, WaveSize, WaveSpec, window_hours};
 use super::fleet::FleetTotals;
 
 /// One `pools` row, numbers already rounded for output.
@@ -106,6 +106,13 @@ pub(crate) fn pool_rows(cat: &Catalog, totals: &FleetTotals) -> Vec<PoolRow> {
                     let baseline = sims as f64 * telemetry_mb_per_sim_day;
                     (0, baseline * elapsed, baseline)
                 }
+                PoolKind::Bundle {
+                    plan_mb,
+                    telemetry_mb_per_sim_day,
+                } => {
+                    let baseline = sims as f64 * telemetry_mb_per_sim_day;
+                    (sims * plan_mb, baseline * elapsed, baseline)
+                }
             };
             PoolRow {
                 pool_id: p.id,
@@ -116,9 +123,10 @@ pub(crate) fn pool_rows(cat: &Catalog, totals: &FleetTotals) -> Vec<PoolRow> {
                 used_mb: round1(used_mb),
                 baseline_mb_per_day: round1(baseline),
                 on_cap: p.on_cap,
+                // A pool none of whose SIMs is in the fleet still needs a positive cap.
                 cap_mb: p
                     .cap_over_allowance
-                    .map(|f| (allowance_mb as f64 * f).round() as u64),
+                    .map(|f| ((allowance_mb as f64 * f).round() as u64).max(1)),
             }
         })
         .collect()
@@ -144,6 +152,42 @@ pub(crate) fn region_rows(cat: &Catalog, totals: &FleetTotals) -> Vec<RegionRow>
         .collect()
 }
 
+/// The waves a fleet with `needing` devices not yet on the release can fill. The waves
+/// before the last take at most half of those devices between them: each keeps its size
+/// when that fits, shrinks to what is left otherwise, and is left out when nothing is
+/// left; the last wave takes the rest. Fleets of the size a preset is designed for keep
+/// the catalog's waves unchanged.
+pub(crate) fn waves_for_fleet(waves: &[WaveSpec], needing: u64) -> Vec<WaveSpec> {
+    let Some((last, sized)) = waves.split_last() else {
+        return Vec::new();
+    };
+    let mut left = needing / 2;
+    let mut out = Vec::with_capacity(waves.len());
+    for w in sized {
+        // The reader's rule: a share is round(share × needing), at least 1.
+        let want = match w.size {
+            WaveSize::Count(n) => n,
+            WaveSize::Share(f) => ((f * needing as f64).round() as u64).max(1),
+            WaveSize::Rest => {
+                out.push(w.clone());
+                continue;
+            }
+        };
+        let take = want.min(left);
+        if take == 0 {
+            continue;
+        }
+        left -= take;
+        let mut w = w.clone();
+        if take < want {
+            w.size = WaveSize::Count(take);
+        }
+        out.push(w);
+    }
+    out.push(last.clone());
+    out
+}
+
 fn toml_list(items: &[&str]) -> String {
     let quoted: Vec<String> = items.iter().map(|s| format!("\"{s}\"")).collect();
     format!("[{}]", quoted.join(", "))
@@ -152,6 +196,7 @@ fn toml_list(items: &[&str]) -> String {
 pub(crate) struct TableNames<'a> {
     pub devices: &'a str,
     pub coverage: Option<&'a str>,
+    pub coverage_model: Option<&'a str>,
 }
 
 /// The `scenario.toml` text, keys in a fixed order.
@@ -178,6 +223,9 @@ pub(crate) fn scenario_toml(cat: &Catalog, command: &str, names: &TableNames<'_>
     let _ = writeln!(s, "regions = \"regions.csv\"");
     if let Some(c) = names.coverage {
         let _ = writeln!(s, "coverage = \"{c}\"");
+    }
+    if let Some(c) = names.coverage_model {
+        let _ = writeln!(s, "coverage_model = \"{c}\"");
     }
     let _ = writeln!(s, "\n[windows]");
     let _ = writeln!(s, "default = {}", toml_list(cat.default_windows));
