@@ -44,22 +44,74 @@ pub struct Generated {
 }
 
 /// The placements each cohort starts with: per billing cycle it can be billed to (or
-/// once for a roaming cohort), the one with the lowest own cost.
+/// once for a roaming cohort), the one with the lowest own cost; and the placements a
+/// greedy pass gives its devices — cheapest own cost first, as many devices as the
+/// region's comfortable capacity per load slot and the pool-cycle's cap room still
+/// take — so the first master is close to a plan without congestion or left-out devices.
 pub fn initial_columns(s: &Scenario, p: &Prepared, m: &PlanModel) -> Vec<Vec<usize>> {
+    let n = p.grid.n;
+    let mut load = vec![0.0f64; s.regions.len() * n];
+    let cap_slot: Vec<f64> = s
+        .regions
+        .iter()
+        .map(|r| r.capacity_mb_per_hour * p.grid.slot_hours())
+        .collect();
+    let mut used = vec![0.0f64; m.pool_cycles.len()];
     p.cohorts
         .iter()
         .map(|c| {
-            let mut best: Vec<(Option<usize>, usize, f64)> = Vec::new();
+            let costs: Vec<f64> = (0..c.placements.len())
+                .map(|k| super::model::own_cost(s, c, k))
+                .collect();
+            let mut out: Vec<usize> = Vec::new();
+            let mut best: Vec<(Option<usize>, usize)> = Vec::new();
             for k in 0..c.placements.len() {
                 let y = m.cycle_at(c, c.placements[k].start);
-                let cost = super::model::own_cost(s, c, k);
                 match best.iter_mut().find(|b| b.0 == y) {
-                    Some(b) if cost < b.2 => *b = (y, k, cost),
+                    Some(b) if costs[k] < costs[b.1] => b.1 = k,
                     Some(_) => {}
-                    None => best.push((y, k, cost)),
+                    None => best.push((y, k)),
                 }
             }
-            best.into_iter().map(|b| b.1).collect()
+            out.extend(best.iter().map(|b| b.1));
+            let mut order: Vec<usize> = (0..c.placements.len()).collect();
+            order.sort_by(|&a, &b| costs[a].total_cmp(&costs[b]).then(a.cmp(&b)));
+            let r = c.key.region.0 as usize;
+            let mut left = c.devices.len() as f64;
+            for k in order {
+                if left <= 0.0 {
+                    break;
+                }
+                let pl = &c.placements[k];
+                let mb = pl.expected_bytes / 1e6;
+                if mb <= 0.0 {
+                    continue;
+                }
+                let mut fit = left;
+                for (t, share) in p.grid.spread(pl.start, pl.end) {
+                    let room = (cap_slot[r] - load[r * n + t]).max(0.0);
+                    fit = fit.min((room / (mb * share)).floor());
+                }
+                let yi = m.cycle_at(c, pl.start);
+                if let Some(room) = yi.and_then(|yi| m.pool_cycles[yi].cap_room_mb) {
+                    let yi = yi.unwrap_or_default();
+                    fit = fit.min(((room - used[yi]).max(0.0) / mb).floor());
+                }
+                if fit < 1.0 {
+                    continue;
+                }
+                for (t, share) in p.grid.spread(pl.start, pl.end) {
+                    load[r * n + t] += fit * mb * share;
+                }
+                if let Some(yi) = yi {
+                    used[yi] += fit * mb;
+                }
+                left -= fit;
+                if !out.contains(&k) {
+                    out.push(k);
+                }
+            }
+            out
         })
         .collect()
 }
@@ -78,11 +130,13 @@ fn reduced_cost(
     cost - priced
 }
 
-/// Solves the model by column generation within `opts.time_limit_seconds`.
+/// Solves the model by column generation within `opts.time_limit_seconds`, on `master`
+/// (built from `m.lp`; kept by the caller so a later solve starts from its basis).
 pub fn solve(
     s: &Scenario,
     p: &Prepared,
     m: &mut PlanModel,
+    master: &mut Master,
     opts: &SolveOptions,
     progress: &dyn Fn(&str),
 ) -> Result<Generated, SolveError> {
@@ -91,7 +145,6 @@ pub fn solve(
         opts.time_limit_seconds
             .map(|l| (l - t0.elapsed().as_secs_f64()).max(0.0))
     };
-    let mut master = Master::new(&m.lp, opts);
     let mut lower_bound = f64::NEG_INFINITY;
     let mut rounds = 0;
     let (mut solve_s, mut pricing_s) = (0.0, 0.0);
@@ -176,7 +229,17 @@ pub fn solve(
         let mut o = *opts;
         o.time_limit_seconds = left(&t0).map(|l| l.max(1.0));
         algorithm = "column-generation+branch-and-bound";
-        match solve::solve(&m.lp, &o) {
+        // Price-and-branch: the integer model over the placements the LP uses (the
+        // others fixed at zero), which keeps branch-and-bound small.
+        let mut restricted = m.lp.clone();
+        for cols in &m.x {
+            for &(_, col) in cols {
+                if values[col] <= 1e-9 {
+                    restricted.cols[col].ub = 0.0;
+                }
+            }
+        }
+        match solve::solve(&restricted, &o) {
             Ok(solved) => {
                 solve_s += solved.solve_seconds;
                 if solved.status != Status::Optimal {

@@ -459,7 +459,8 @@ pub fn plan(
             .sum::<usize>(),
         m.lp.rows.len()
     ));
-    let mut solved = colgen::solve(s, &prepared, &mut m, &opts.solve, progress)
+    let mut master = solve::Master::new(&m.lp, &opts.solve);
+    let mut solved = colgen::solve(s, &prepared, &mut m, &mut master, &opts.solve, progress)
         .map_err(|e| PlanError::Solve { source: e })?;
     progress("rounding");
     let t1 = Clock::now();
@@ -471,12 +472,13 @@ pub fn plan(
     for (ci, &u) in m.unplaced.iter().enumerate() {
         if counts.unplaced[ci] as f64 > solved.values[u] + 1e-6 {
             m.lp.cols[u].lb = counts.unplaced[ci] as f64;
+            master.update_bounds(&m.lp, u);
             short = true;
         }
     }
     if short {
         progress("bounding the plan's device set");
-        let again = colgen::solve(s, &prepared, &mut m, &opts.solve, progress)
+        let again = colgen::solve(s, &prepared, &mut m, &mut master, &opts.solve, progress)
             .map_err(|e| PlanError::Solve { source: e })?;
         solved.lower_bound = again.lower_bound;
         solved.objective = again.objective;
