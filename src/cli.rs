@@ -2,7 +2,7 @@
 //! library. Exit codes: 0 ok, 1 bad input or no feasible plan, 2 usage or internal error.
 //! Nothing here computes; it only reads arguments, prints and maps outcomes.
 
-use crate::diag::Diagnostics;
+use crate::diag::{Diagnostics, count};
 use crate::generate::{GenerateOptions, Preset, TableFormat};
 use crate::ingest;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -231,18 +231,18 @@ fn validate(a: &ValidateArgs) -> ExitCode {
             if a.format == MessageFormat::Text {
                 let s = &loaded.scenario;
                 println!(
-                    "{}: ok — {} devices, {} pools, {} regions, {} artifacts, {} waves, release {}, {} → {} ({} warnings)",
+                    "{}: ok — {}, {}, {}, {}, {}, release {}, {} → {} ({})",
                     s.name,
-                    s.devices.len(),
-                    s.pools.len(),
-                    s.regions.len(),
-                    s.artifacts.len(),
-                    s.waves.len(),
+                    count(s.devices.len(), "device", "devices"),
+                    count(s.pools.len(), "pool", "pools"),
+                    count(s.regions.len(), "region", "regions"),
+                    count(s.artifacts.len(), "artifact", "artifacts"),
+                    count(s.waves.len(), "wave", "waves"),
                     s.release,
                     s.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                     s.deadline
                         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    loaded.warnings.0.len()
+                    count(loaded.warnings.0.len(), "warning", "warnings")
                 );
             }
             ExitCode::SUCCESS
@@ -250,12 +250,7 @@ fn validate(a: &ValidateArgs) -> ExitCode {
         Err(d) => {
             print_diagnostics(&d, a.format);
             if a.format == MessageFormat::Text {
-                eprintln!(
-                    "{}: {} errors, {} warnings",
-                    a.scenario.display(),
-                    d.error_count(),
-                    d.0.len() - d.error_count()
-                );
+                eprintln!("{}: {}", a.scenario.display(), d.tally());
             }
             ExitCode::from(EXIT_BAD_INPUT)
         }
@@ -286,9 +281,9 @@ fn plan(a: &PlanArgs) -> ExitCode {
             pb.finish_and_clear();
             print_diagnostics(&d, MessageFormat::Text);
             eprintln!(
-                "{}: {} errors; nothing was planned",
+                "{}: {}; nothing was planned",
                 a.scenario.display(),
-                d.error_count()
+                count(d.error_count(), "error", "errors")
             );
             return ExitCode::from(EXIT_BAD_INPUT);
         }
@@ -309,7 +304,10 @@ fn plan(a: &PlanArgs) -> ExitCode {
         Err(d) => {
             pb.finish_and_clear();
             print_diagnostics(&d, MessageFormat::Text);
-            eprintln!("{} errors; nothing was planned", d.error_count());
+            eprintln!(
+                "{}; nothing was planned",
+                count(d.error_count(), "error", "errors")
+            );
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
@@ -547,11 +545,7 @@ fn fit_coverage(a: &FitCoverageArgs) -> ExitCode {
         Err(d) => {
             print_diagnostics(&d, a.format);
             if a.format == MessageFormat::Text {
-                eprintln!(
-                    "{file}: {} errors, {} warnings; no model written",
-                    d.error_count(),
-                    d.0.len() - d.error_count()
-                );
+                eprintln!("{file}: {}; no model written", d.tally());
             }
             return ExitCode::from(EXIT_BAD_INPUT);
         }
