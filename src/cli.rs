@@ -270,7 +270,26 @@ fn spinner(quiet: bool) -> indicatif::ProgressBar {
     pb
 }
 
+/// Checks made before reading or solving anything, so a run that cannot succeed fails
+/// in a moment with one line: the output folder, the model file and the progress table.
+fn plan_preflight(a: &PlanArgs) -> Result<(), String> {
+    crate::fsutil::check_writable_dir(&a.out).map_err(|e| format!("--out {e}"))?;
+    if let Some(p) = &a.export_model {
+        crate::fsutil::check_writable_file(p).map_err(|e| format!("--export-model {e}"))?;
+    }
+    if let Some(p) = &a.progress
+        && !p.is_file()
+    {
+        return Err(format!("--progress {}: no such file", p.display()));
+    }
+    Ok(())
+}
+
 fn plan(a: &PlanArgs) -> ExitCode {
+    if let Err(e) = plan_preflight(a) {
+        eprintln!("error: {e}; nothing was planned");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
     let pb = spinner(a.quiet);
     pb.set_message("reading the scenario");
     let clock = std::time::Instant::now();
@@ -634,7 +653,48 @@ fn replan_inputs(
     }))
 }
 
+/// Checks made before reading the scenario: the plan folder exists, holds a plan.csv,
+/// can take simulation.json, and was planned from this scenario (by summary.json's
+/// `scenario` name; device ids are compared when plan.csv is read).
+fn simulate_preflight(a: &SimulateArgs) -> Result<(), String> {
+    let dir = &a.plan;
+    let shown = dir.display();
+    if !dir.exists() {
+        return Err(format!(
+            "--plan {shown}: no such folder (give the folder `otaplan plan --out` wrote)"
+        ));
+    }
+    if !dir.is_dir() {
+        return Err(format!(
+            "--plan {shown} is a file; give the plan folder (holding plan.csv)"
+        ));
+    }
+    if !dir.join("plan.csv").is_file() {
+        return Err(format!(
+            "--plan {shown} holds no plan.csv: make one with `otaplan plan {} --out {shown}`",
+            a.scenario.display()
+        ));
+    }
+    let planned_from = std::fs::read_to_string(dir.join("summary.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v.get("scenario")?.as_str().map(String::from));
+    if let (Some(planned), Some(this)) = (planned_from, ingest::scenario_name(&a.scenario))
+        && planned != this
+    {
+        return Err(format!(
+            "the plan in {shown} belongs to scenario {planned:?}, not to {this:?} ({}): simulate it with the scenario it was planned from",
+            a.scenario.display()
+        ));
+    }
+    crate::fsutil::check_writable_dir(dir).map_err(|e| format!("--plan {e}"))
+}
+
 fn simulate(a: &SimulateArgs) -> ExitCode {
+    if let Err(e) = simulate_preflight(a) {
+        eprintln!("error: {e}; nothing was simulated");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
     let loaded = match ingest::read_scenario(&a.scenario) {
         Ok(l) => l,
         Err(d) => {

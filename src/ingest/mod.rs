@@ -81,6 +81,14 @@ pub fn read_scenario(dir: &Path) -> Result<Loaded, Diagnostics> {
     }
 }
 
+/// The `name` in a scenario folder's `scenario.toml`, read without the tables (for
+/// checks made before the real work); `None` when it cannot be read.
+pub fn scenario_name(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join(toml_doc::FILE)).ok()?;
+    let doc: toml::Table = text.parse().ok()?;
+    doc.get("name")?.as_str().map(String::from)
+}
+
 fn coverage_input(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> CoverageInput {
     let model = s
         .tables
@@ -204,10 +212,17 @@ fn unknown_ref(
 }
 
 /// Resolves the `device_id`s of a per-device table (progress, a written plan) against
-/// the scenario, reporting ids it does not know and ids listed twice.
+/// the scenario, reporting ids it does not know and ids listed twice. Unknown ids are
+/// one cause (usually a table of another scenario): the first is reported and the rest
+/// counted in its note by [`DeviceLookup::finish`].
 pub(crate) struct DeviceLookup<'a> {
+    scenario: &'a str,
+    total: usize,
     index: HashMap<&'a str, usize>,
     seen: HashMap<usize, usize>,
+    /// Where the first unknown id's diagnostic is, and how many more there were.
+    first_unknown: Option<usize>,
+    more_unknown: usize,
 }
 
 impl<'a> DeviceLookup<'a> {
@@ -219,8 +234,28 @@ impl<'a> DeviceLookup<'a> {
             .map(|(i, d)| (d.id.as_str(), i))
             .collect();
         DeviceLookup {
+            scenario: &s.name,
+            total: s.devices.len(),
             index,
             seen: HashMap::new(),
+            first_unknown: None,
+            more_unknown: 0,
+        }
+    }
+
+    /// Adds the count of further unknown ids to the first one's diagnostic.
+    pub(crate) fn finish(self, diags: &mut Diagnostics) {
+        if let (Some(i), n) = (self.first_unknown, self.more_unknown)
+            && n > 0
+            && let Some(d) = diags.0.get_mut(i)
+        {
+            d.note = Some(format!(
+                "…and {} further down {} device_ids that scenario {} ({}) does not have: was this table made for another scenario?",
+                crate::diag::count(n, "row", "rows"),
+                if n == 1 { "names" } else { "name" },
+                self.scenario,
+                crate::diag::count(self.total, "device", "devices"),
+            ));
         }
     }
 
@@ -233,6 +268,11 @@ impl<'a> DeviceLookup<'a> {
         diags: &mut Diagnostics,
     ) -> Option<usize> {
         let Some(&dev) = self.index.get(id) else {
+            if self.first_unknown.is_some() {
+                self.more_unknown += 1;
+                return None;
+            }
+            self.first_unknown = Some(diags.0.len());
             diags.push(
                 Diagnostic::error(file, "unknown device_id: not in the scenario's devices")
                     .row(row)
@@ -1112,6 +1152,7 @@ fn build_folding(
                 depot: depot_c[i].ok().map(String::from),
             });
         }
+        needing = Some(need_count);
     }
 
     // Every current version must reach the release.
@@ -1147,7 +1188,6 @@ fn build_folding(
                 .hint(format!("add a full image (empty from_version, to_version {}) or the missing deltas", s.release)),
             );
         }
-        needing = Some(need_count);
     }
 
     // Waves.

@@ -54,13 +54,30 @@ pub struct Table {
 /// an unreadable file.
 #[allow(clippy::result_large_err)] // one diagnostic per table read; not a hot path
 pub fn read_table(path: &Path, file: &str) -> Result<Table, Diagnostic> {
+    read_table_hinting(
+        path,
+        file,
+        Some("paths in [tables] are relative to the scenario folder"),
+    )
+}
+
+/// [`read_table`], with the hint for a missing file (none for a table named on the
+/// command line, which [tables] has nothing to do with).
+#[allow(clippy::result_large_err)] // as read_table
+fn read_table_hinting(
+    path: &Path,
+    file: &str,
+    not_found_hint: Option<&str>,
+) -> Result<Table, Diagnostic> {
     let format = Format::of(path).ok_or_else(|| {
         Diagnostic::error(file, "unknown table format").hint("name the file *.csv or *.parquet")
     })?;
     if !path.is_file() {
-        return Err(Diagnostic::error(file, "file not found")
-            .value(path.display().to_string())
-            .hint("paths in [tables] are relative to the scenario folder"));
+        let mut d = Diagnostic::error(file, "file not found").value(path.display().to_string());
+        if let Some(h) = not_found_hint {
+            d = d.hint(h);
+        }
+        return Err(d);
     }
     if format == Format::Parquet
         && let Err(msg) = super::parquet_guard::check_parquet(path)
@@ -127,7 +144,7 @@ pub fn open_named(path: &Path) -> Result<Table, Diagnostics> {
         || path.display().to_string(),
         |f| f.to_string_lossy().into_owned(),
     );
-    read_table(path, &file).map_err(|d| {
+    read_table_hinting(path, &file, None).map_err(|d| {
         let mut diags = Diagnostics::default();
         diags.push(d);
         diags
