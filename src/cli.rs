@@ -2,7 +2,7 @@
 //! library. Exit codes: 0 ok, 1 bad input or no feasible plan, 2 usage or internal error.
 //! Nothing here computes; it only reads arguments, prints and maps outcomes.
 
-use crate::diag::{Diagnostics, count};
+use crate::diag::{Diagnostics, count, thousands};
 use crate::generate::{GenerateOptions, Preset, TableFormat};
 use crate::ingest;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -330,6 +330,9 @@ fn plan(a: &PlanArgs) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
+    let (done, downloading) = replan
+        .as_ref()
+        .map_or((0, 0), |r| replanned_counts(&loaded.scenario, &r.progress));
     let opts = crate::plan::PlanOptions {
         solve: crate::plan::SolveOptions {
             time_limit_seconds: a.time_limit,
@@ -372,6 +375,7 @@ fn plan(a: &PlanArgs) -> ExitCode {
     };
     timings.plan_seconds = clock.elapsed().as_secs_f64();
     pb.set_message("writing");
+    let mut models_written = Vec::new();
     if let Some(path) = &a.export_model {
         let many = plan.models.len() > 1;
         for (wave, lp) in &plan.models {
@@ -385,6 +389,7 @@ fn plan(a: &PlanArgs) -> ExitCode {
                 eprintln!("error: cannot write {}: {e}", target.display());
                 return ExitCode::from(EXIT_INTERNAL);
             }
+            models_written.push(format!("{} (wave {wave})", target.display()));
         }
     }
     let written = crate::output::write_plan(&a.out, s, &plan, coverage.source, timings.clone())
@@ -410,14 +415,30 @@ fn plan(a: &PlanArgs) -> ExitCode {
     for w in loaded.warnings.warnings() {
         eprintln!("{w}");
     }
+    if a.export_model.is_some() {
+        if models_written.is_empty() {
+            eprintln!("no model was solved (no wave had a device to plan), so none was exported");
+        } else {
+            eprintln!("exported the model solved: {}", models_written.join(", "));
+        }
+    }
     let c = &plan.accounting.cost;
+    let counts = PlanCounts {
+        devices: s.devices.len(),
+        scheduled: plan.rows.len(),
+        done,
+        downloading,
+        unplaced: plan
+            .unscheduled
+            .len()
+            .saturating_sub(plan.up_to_date + done + downloading),
+        up_to_date: plan.up_to_date,
+        replanning: a.progress.is_some(),
+    };
     println!(
-        "{}: {} of {} devices scheduled ({} unscheduled, {} already up to date); projected cost {:.2} {} (overage {:.2}, zone {:.2}, congestion {:.2}, risk {:.2}, lateness {:.2}); LP {} in {:.1} s, {} variables; written to {}",
+        "{}: {}; projected cost {:.2} {} (overage {:.2}, zone {:.2}, congestion {:.2}, risk {:.2}, lateness {:.2}); LP {} in {:.1} s, {} variables; written to {}",
         s.name,
-        plan.rows.len(),
-        s.devices.len(),
-        plan.unscheduled.len(),
-        plan.up_to_date,
+        counts.sentence(&s.release, &a.out.join("unscheduled.csv")),
         c.total,
         s.currency,
         c.overage,
@@ -431,6 +452,68 @@ fn plan(a: &PlanArgs) -> ExitCode {
         a.out.display()
     );
     ExitCode::SUCCESS
+}
+
+/// Devices of a re-plan that progress.csv reports done or downloading (and that are not
+/// on the release: those count as up to date), as the planner leaves them out.
+fn replanned_counts(
+    s: &crate::domain::Scenario,
+    progress: &[crate::plan::Progress],
+) -> (usize, usize) {
+    use crate::plan::DeviceState;
+    let mut done_dl = (0, 0);
+    for p in progress {
+        if s.devices[p.device.0 as usize].current_version == s.release {
+            continue;
+        }
+        match p.state {
+            DeviceState::Done => done_dl.0 += 1,
+            DeviceState::InProgress => done_dl.1 += 1,
+            DeviceState::Failed | DeviceState::Pending => {}
+        }
+    }
+    done_dl
+}
+
+/// Where every device of a plan ended up, for the closing line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanCounts {
+    pub devices: usize,
+    pub scheduled: usize,
+    /// Re-planning: done before `--now`.
+    pub done: usize,
+    /// Re-planning: downloading at `--now`, not planned again.
+    pub downloading: usize,
+    /// Needed the release but got no window (reasons in unscheduled.csv).
+    pub unplaced: usize,
+    pub up_to_date: usize,
+    pub replanning: bool,
+}
+
+impl PlanCounts {
+    /// "4,976 devices: 4,790 scheduled, 4 could not be placed (see out/unscheduled.csv),
+    /// 182 already on 2.4.0"; re-planning adds "already done" and "downloading".
+    pub fn sentence(&self, release: &str, unscheduled_csv: &std::path::Path) -> String {
+        let mut parts = vec![format!("{} scheduled", thousands(self.scheduled))];
+        if self.replanning {
+            parts.push(format!("{} already done", thousands(self.done)));
+            parts.push(format!("{} downloading", thousands(self.downloading)));
+        }
+        let mut unplaced = format!("{} could not be placed", thousands(self.unplaced));
+        if self.unplaced > 0 {
+            unplaced.push_str(&format!(" (see {})", unscheduled_csv.display()));
+        }
+        parts.push(unplaced);
+        parts.push(format!(
+            "{} already on {release}",
+            thousands(self.up_to_date)
+        ));
+        format!(
+            "{}: {}",
+            count(self.devices, "device", "devices"),
+            parts.join(", ")
+        )
+    }
 }
 
 fn with_suffix(path: &std::path::Path, wave: &str) -> PathBuf {
