@@ -229,7 +229,7 @@ impl Default for FieldScan {
 
 impl FieldScan {
     fn byte(&mut self, b: u8) {
-        if self.header_fields.is_none() && !(b == b'\n' && !self.quoted) {
+        if self.header_fields.is_none() && (b != b'\n' || self.quoted) {
             self.header.push(b);
         }
         match b {
