@@ -123,8 +123,8 @@ pub struct PlanArgs {
     /// Solver threads.
     #[arg(long, default_value_t = 2)]
     pub threads: u32,
-    /// Write the exact model solved (MPS; one file per wave, the wave name inserted
-    /// before the extension when there are several).
+    /// Write the exact model solved (MPS; when there are several models, one file each,
+    /// its name inserted before the extension). The files written are named on stderr.
     #[arg(long)]
     pub export_model: Option<PathBuf>,
     /// No progress display.
@@ -389,7 +389,11 @@ fn plan(a: &PlanArgs) -> ExitCode {
                 eprintln!("error: cannot write {}: {e}", target.display());
                 return ExitCode::from(EXIT_INTERNAL);
             }
-            models_written.push(format!("{} (wave {wave})", target.display()));
+            models_written.push(if many {
+                format!("{} ({wave})", target.display())
+            } else {
+                target.display().to_string()
+            });
         }
     }
     let written = crate::output::write_plan(&a.out, s, &plan, coverage.source, timings.clone())

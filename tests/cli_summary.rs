@@ -122,7 +122,7 @@ fn export_model_names_the_files_it_wrote() {
         .unwrap_or_else(|| panic!("no export line in {stderr}"));
     let files: Vec<&str> = line["exported the model solved: ".len()..]
         .split(", ")
-        .map(|f| f.split(" (wave ").next().unwrap())
+        .map(|f| f.split(" (").next().unwrap())
         .collect();
     assert!(!files.is_empty());
     for f in &files {
