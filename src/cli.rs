@@ -2,7 +2,7 @@
 //! library. Exit codes: 0 ok, 1 bad input or no feasible plan, 2 usage or internal error.
 //! Nothing here computes; it only reads arguments, prints and maps outcomes.
 
-use crate::diag::Diagnostics;
+use crate::diag::{Diagnostics, count, thousands};
 use crate::generate::{GenerateOptions, Preset, TableFormat};
 use crate::ingest;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -123,8 +123,8 @@ pub struct PlanArgs {
     /// Solver threads.
     #[arg(long, default_value_t = 2)]
     pub threads: u32,
-    /// Write the exact model solved (MPS; one file per wave, the wave name inserted
-    /// before the extension when there are several).
+    /// Write the exact model solved (MPS; when there are several models, one file each,
+    /// its name inserted before the extension). The files written are named on stderr.
     #[arg(long)]
     pub export_model: Option<PathBuf>,
     /// No progress display.
@@ -231,18 +231,18 @@ fn validate(a: &ValidateArgs) -> ExitCode {
             if a.format == MessageFormat::Text {
                 let s = &loaded.scenario;
                 println!(
-                    "{}: ok — {} devices, {} pools, {} regions, {} artifacts, {} waves, release {}, {} → {} ({} warnings)",
+                    "{}: ok — {}, {}, {}, {}, {}, release {}, {} → {} ({})",
                     s.name,
-                    s.devices.len(),
-                    s.pools.len(),
-                    s.regions.len(),
-                    s.artifacts.len(),
-                    s.waves.len(),
+                    count(s.devices.len(), "device", "devices"),
+                    count(s.pools.len(), "pool", "pools"),
+                    count(s.regions.len(), "region", "regions"),
+                    count(s.artifacts.len(), "artifact", "artifacts"),
+                    count(s.waves.len(), "wave", "waves"),
                     s.release,
                     s.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                     s.deadline
                         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    loaded.warnings.0.len()
+                    count(loaded.warnings.0.len(), "warning", "warnings")
                 );
             }
             ExitCode::SUCCESS
@@ -250,12 +250,7 @@ fn validate(a: &ValidateArgs) -> ExitCode {
         Err(d) => {
             print_diagnostics(&d, a.format);
             if a.format == MessageFormat::Text {
-                eprintln!(
-                    "{}: {} errors, {} warnings",
-                    a.scenario.display(),
-                    d.error_count(),
-                    d.0.len() - d.error_count()
-                );
+                eprintln!("{}: {}", a.scenario.display(), d.tally());
             }
             ExitCode::from(EXIT_BAD_INPUT)
         }
@@ -275,7 +270,26 @@ fn spinner(quiet: bool) -> indicatif::ProgressBar {
     pb
 }
 
+/// Checks made before reading or solving anything, so a run that cannot succeed fails
+/// in a moment with one line: the output folder, the model file and the progress table.
+fn plan_preflight(a: &PlanArgs) -> Result<(), String> {
+    crate::fsutil::check_writable_dir(&a.out).map_err(|e| format!("--out {e}"))?;
+    if let Some(p) = &a.export_model {
+        crate::fsutil::check_writable_file(p).map_err(|e| format!("--export-model {e}"))?;
+    }
+    if let Some(p) = &a.progress
+        && !p.is_file()
+    {
+        return Err(format!("--progress {}: no such file", p.display()));
+    }
+    Ok(())
+}
+
 fn plan(a: &PlanArgs) -> ExitCode {
+    if let Err(e) = plan_preflight(a) {
+        eprintln!("error: {e}; nothing was planned");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
     let pb = spinner(a.quiet);
     pb.set_message("reading the scenario");
     let clock = std::time::Instant::now();
@@ -286,9 +300,9 @@ fn plan(a: &PlanArgs) -> ExitCode {
             pb.finish_and_clear();
             print_diagnostics(&d, MessageFormat::Text);
             eprintln!(
-                "{}: {} errors; nothing was planned",
+                "{}: {}; nothing was planned",
                 a.scenario.display(),
-                d.error_count()
+                count(d.error_count(), "error", "errors")
             );
             return ExitCode::from(EXIT_BAD_INPUT);
         }
@@ -309,10 +323,16 @@ fn plan(a: &PlanArgs) -> ExitCode {
         Err(d) => {
             pb.finish_and_clear();
             print_diagnostics(&d, MessageFormat::Text);
-            eprintln!("{} errors; nothing was planned", d.error_count());
+            eprintln!(
+                "{}; nothing was planned",
+                count(d.error_count(), "error", "errors")
+            );
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
+    let (done, downloading) = replan
+        .as_ref()
+        .map_or((0, 0), |r| replanned_counts(&loaded.scenario, &r.progress));
     let opts = crate::plan::PlanOptions {
         solve: crate::plan::SolveOptions {
             time_limit_seconds: a.time_limit,
@@ -355,6 +375,7 @@ fn plan(a: &PlanArgs) -> ExitCode {
     };
     timings.plan_seconds = clock.elapsed().as_secs_f64();
     pb.set_message("writing");
+    let mut models_written = Vec::new();
     if let Some(path) = &a.export_model {
         let many = plan.models.len() > 1;
         for (wave, lp) in &plan.models {
@@ -368,6 +389,11 @@ fn plan(a: &PlanArgs) -> ExitCode {
                 eprintln!("error: cannot write {}: {e}", target.display());
                 return ExitCode::from(EXIT_INTERNAL);
             }
+            models_written.push(if many {
+                format!("{} ({wave})", target.display())
+            } else {
+                target.display().to_string()
+            });
         }
     }
     let written = crate::output::write_plan(&a.out, s, &plan, coverage.source, timings.clone())
@@ -393,14 +419,30 @@ fn plan(a: &PlanArgs) -> ExitCode {
     for w in loaded.warnings.warnings() {
         eprintln!("{w}");
     }
+    if a.export_model.is_some() {
+        if models_written.is_empty() {
+            eprintln!("no model was solved (no wave had a device to plan), so none was exported");
+        } else {
+            eprintln!("exported the model solved: {}", models_written.join(", "));
+        }
+    }
     let c = &plan.accounting.cost;
+    let counts = PlanCounts {
+        devices: s.devices.len(),
+        scheduled: plan.rows.len(),
+        done,
+        downloading,
+        unplaced: plan
+            .unscheduled
+            .len()
+            .saturating_sub(plan.up_to_date + done + downloading),
+        up_to_date: plan.up_to_date,
+        replanning: a.progress.is_some(),
+    };
     println!(
-        "{}: {} of {} devices scheduled ({} unscheduled, {} already up to date); projected cost {:.2} {} (overage {:.2}, zone {:.2}, congestion {:.2}, risk {:.2}, lateness {:.2}); LP {} in {:.1} s, {} variables; written to {}",
+        "{}: {}; projected cost {:.2} {} (overage {:.2}, zone {:.2}, congestion {:.2}, risk {:.2}, lateness {:.2}); LP {} in {:.1} s, {} variables; written to {}",
         s.name,
-        plan.rows.len(),
-        s.devices.len(),
-        plan.unscheduled.len(),
-        plan.up_to_date,
+        counts.sentence(&s.release, &a.out.join("unscheduled.csv")),
         c.total,
         s.currency,
         c.overage,
@@ -414,6 +456,68 @@ fn plan(a: &PlanArgs) -> ExitCode {
         a.out.display()
     );
     ExitCode::SUCCESS
+}
+
+/// Devices of a re-plan that progress.csv reports done or downloading (and that are not
+/// on the release: those count as up to date), as the planner leaves them out.
+fn replanned_counts(
+    s: &crate::domain::Scenario,
+    progress: &[crate::plan::Progress],
+) -> (usize, usize) {
+    use crate::plan::DeviceState;
+    let mut done_dl = (0, 0);
+    for p in progress {
+        if s.devices[p.device.0 as usize].current_version == s.release {
+            continue;
+        }
+        match p.state {
+            DeviceState::Done => done_dl.0 += 1,
+            DeviceState::InProgress => done_dl.1 += 1,
+            DeviceState::Failed | DeviceState::Pending => {}
+        }
+    }
+    done_dl
+}
+
+/// Where every device of a plan ended up, for the closing line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanCounts {
+    pub devices: usize,
+    pub scheduled: usize,
+    /// Re-planning: done before `--now`.
+    pub done: usize,
+    /// Re-planning: downloading at `--now`, not planned again.
+    pub downloading: usize,
+    /// Needed the release but got no window (reasons in unscheduled.csv).
+    pub unplaced: usize,
+    pub up_to_date: usize,
+    pub replanning: bool,
+}
+
+impl PlanCounts {
+    /// "4,976 devices: 4,790 scheduled, 4 could not be placed (see out/unscheduled.csv),
+    /// 182 already on 2.4.0"; re-planning adds "already done" and "downloading".
+    pub fn sentence(&self, release: &str, unscheduled_csv: &std::path::Path) -> String {
+        let mut parts = vec![format!("{} scheduled", thousands(self.scheduled))];
+        if self.replanning {
+            parts.push(format!("{} already done", thousands(self.done)));
+            parts.push(format!("{} downloading", thousands(self.downloading)));
+        }
+        let mut unplaced = format!("{} could not be placed", thousands(self.unplaced));
+        if self.unplaced > 0 {
+            unplaced.push_str(&format!(" (see {})", unscheduled_csv.display()));
+        }
+        parts.push(unplaced);
+        parts.push(format!(
+            "{} already on {release}",
+            thousands(self.up_to_date)
+        ));
+        format!(
+            "{}: {}",
+            count(self.devices, "device", "devices"),
+            parts.join(", ")
+        )
+    }
 }
 
 fn with_suffix(path: &std::path::Path, wave: &str) -> PathBuf {
@@ -547,11 +651,7 @@ fn fit_coverage(a: &FitCoverageArgs) -> ExitCode {
         Err(d) => {
             print_diagnostics(&d, a.format);
             if a.format == MessageFormat::Text {
-                eprintln!(
-                    "{file}: {} errors, {} warnings; no model written",
-                    d.error_count(),
-                    d.0.len() - d.error_count()
-                );
+                eprintln!("{file}: {}; no model written", d.tally());
             }
             return ExitCode::from(EXIT_BAD_INPUT);
         }
@@ -640,7 +740,48 @@ fn replan_inputs(
     }))
 }
 
+/// Checks made before reading the scenario: the plan folder exists, holds a plan.csv,
+/// can take simulation.json, and was planned from this scenario (by summary.json's
+/// `scenario` name; device ids are compared when plan.csv is read).
+fn simulate_preflight(a: &SimulateArgs) -> Result<(), String> {
+    let dir = &a.plan;
+    let shown = dir.display();
+    if !dir.exists() {
+        return Err(format!(
+            "--plan {shown}: no such folder (give the folder `otaplan plan --out` wrote)"
+        ));
+    }
+    if !dir.is_dir() {
+        return Err(format!(
+            "--plan {shown} is a file; give the plan folder (holding plan.csv)"
+        ));
+    }
+    if !dir.join("plan.csv").is_file() {
+        return Err(format!(
+            "--plan {shown} holds no plan.csv: make one with `otaplan plan {} --out {shown}`",
+            a.scenario.display()
+        ));
+    }
+    let planned_from = std::fs::read_to_string(dir.join("summary.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v.get("scenario")?.as_str().map(String::from));
+    if let (Some(planned), Some(this)) = (planned_from, ingest::scenario_name(&a.scenario))
+        && planned != this
+    {
+        return Err(format!(
+            "the plan in {shown} belongs to scenario {planned:?}, not to {this:?} ({}): simulate it with the scenario it was planned from",
+            a.scenario.display()
+        ));
+    }
+    crate::fsutil::check_writable_dir(dir).map_err(|e| format!("--plan {e}"))
+}
+
 fn simulate(a: &SimulateArgs) -> ExitCode {
+    if let Err(e) = simulate_preflight(a) {
+        eprintln!("error: {e}; nothing was simulated");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
     let loaded = match ingest::read_scenario(&a.scenario) {
         Ok(l) => l,
         Err(d) => {

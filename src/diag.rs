@@ -27,6 +27,10 @@ pub struct Diagnostic {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// What was not checked because of this problem ("…and 1,175 devices of pool
+    /// am-ann are not checked further"): follow-on errors folded into this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl Diagnostic {
@@ -39,6 +43,7 @@ impl Diagnostic {
             value: None,
             message: message.into(),
             hint: None,
+            note: None,
         }
     }
     pub fn warning(file: impl Into<String>, message: impl Into<String>) -> Diagnostic {
@@ -88,6 +93,9 @@ impl fmt::Display for Diagnostic {
         if let Some(h) = &self.hint {
             write!(f, " (hint: {h})")?;
         }
+        if let Some(n) = &self.note {
+            write!(f, "\n  {n}")?;
+        }
         Ok(())
     }
 }
@@ -115,6 +123,36 @@ impl Diagnostics {
     pub fn error_count(&self) -> usize {
         self.errors().count()
     }
+    pub fn warning_count(&self) -> usize {
+        self.warnings().count()
+    }
+    /// "1 error, 0 warnings", "3 errors, 1 warning".
+    pub fn tally(&self) -> String {
+        format!(
+            "{}, {}",
+            count(self.error_count(), "error", "errors"),
+            count(self.warning_count(), "warning", "warnings")
+        )
+    }
+}
+
+/// A count with its noun in the right number and thousands separated:
+/// `count(1, "device", "devices")` is "1 device", `count(1175, …)` "1,175 devices".
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{} {}", thousands(n), if n == 1 { one } else { many })
+}
+
+/// `1175` as "1,175".
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 impl fmt::Display for Diagnostics {
@@ -169,6 +207,31 @@ mod tests {
             d.to_string(),
             "error: devices.csv row 3, column pool_id, value \"p9\": unknown pool (hint: known pools: p1, p2)"
         );
+    }
+
+    #[test]
+    fn a_note_is_a_follow_up_line() {
+        let mut d = Diagnostic::error("pools.csv", "not an IANA time zone").row(2);
+        d.note = Some("…and 3 devices of pool p1 are not checked further".into());
+        assert_eq!(
+            d.to_string(),
+            "error: pools.csv row 2: not an IANA time zone\n  …and 3 devices of pool p1 are not checked further"
+        );
+    }
+
+    #[test]
+    fn counts_are_plural_only_when_they_should_be() {
+        assert_eq!(count(0, "error", "errors"), "0 errors");
+        assert_eq!(count(1, "error", "errors"), "1 error");
+        assert_eq!(count(1175, "device", "devices"), "1,175 devices");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+        assert_eq!(thousands(999), "999");
+        let mut d = Diagnostics::default();
+        d.push(Diagnostic::error("a", "x"));
+        assert_eq!(d.tally(), "1 error, 0 warnings");
+        d.push(Diagnostic::warning("a", "y"));
+        d.push(Diagnostic::warning("a", "z"));
+        assert_eq!(d.tally(), "1 error, 2 warnings");
     }
 
     #[test]

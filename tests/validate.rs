@@ -470,7 +470,7 @@ fn no_way_to_the_release() {
         .find(|e| e.message.contains("no artifact chain"))
         .expect("reachability error");
     assert_eq!(e.file, "artifacts.csv");
-    assert!(e.message.contains("1.0.0 (1 devices)"), "{e}");
+    assert!(e.message.contains("1.0.0 (1 device)"), "{e}");
     assert!(
         !e.message.contains("2.2.0"),
         "2.2.0 reaches 2.4.0 through 2.3.0: {e}"
@@ -618,4 +618,342 @@ fn warnings_do_not_fail() {
         .arg(d.path())
         .assert()
         .success();
+}
+
+// One cause, one error (issue 13): a problem whose consequences would show up as many
+// errors elsewhere is reported once, with what was not checked because of it.
+
+/// Breaks the fixture, validates, asserts there is exactly one error (through the
+/// library and in the CLI's closing line, "1 error") and returns it.
+fn single_error(f: impl FnOnce(&Path)) -> Diagnostic {
+    let d = copy_fixture();
+    f(d.path());
+    let errs = errors_after_in(d.path());
+    assert_eq!(errs.len(), 1, "{}", Diagnostics(errs.clone()));
+    let out = Command::cargo_bin("otaplan")
+        .unwrap()
+        .arg("validate")
+        .arg(d.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(last.ends_with(": 1 error, 0 warnings"), "{stderr}");
+    errs.into_iter().next().unwrap()
+}
+
+/// The errors of an already broken copy, checked against the CLI like `errors_after`.
+fn errors_after_in(dir: &Path) -> Vec<Diagnostic> {
+    let errs: Vec<Diagnostic> = match read_scenario(dir) {
+        Ok(_) => panic!("expected validation errors"),
+        Err(diags) => diags.errors().cloned().collect(),
+    };
+    let out = Command::cargo_bin("otaplan")
+        .unwrap()
+        .arg("validate")
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for e in &errs {
+        assert!(
+            stderr.contains(&e.to_string()),
+            "stderr lacks {e}\n{stderr}"
+        );
+    }
+    errs
+}
+
+fn located(
+    e: &Diagnostic,
+    file: &str,
+    row: Option<usize>,
+    column: Option<&str>,
+    value: Option<&str>,
+) {
+    assert_eq!(e.file, file, "{e}");
+    assert_eq!(e.row, row, "{e}");
+    assert_eq!(e.column.as_deref(), column, "{e}");
+    assert_eq!(e.value.as_deref(), value, "{e}");
+}
+
+#[test]
+fn a_bad_cycle_timezone_is_one_error_not_one_per_device_of_the_pool() {
+    // p-month has 4 devices and 3 overage tiers; before, each was "unknown pool".
+    let e = single_error(|d| {
+        edit(
+            d,
+            "pools.csv",
+            "p-month,mvno-calendar,500,1,Europe/Berlin",
+            "p-month,mvno-calendar,500,1,Europe/Berln",
+        )
+    });
+    located(
+        &e,
+        "pools.csv",
+        Some(1),
+        Some("cycle_timezone"),
+        Some("Europe/Berln"),
+    );
+    assert!(e.message.contains("not an IANA time zone"), "{e}");
+    assert_eq!(
+        e.note.as_deref(),
+        Some("…and 4 devices, 3 overage tiers of pool p-month are not checked further")
+    );
+}
+
+#[test]
+fn an_allowance_that_is_not_a_number_is_one_error() {
+    let e = single_error(|d| {
+        edit(
+            d,
+            "pools.csv",
+            "p-pause,carrier-anniversary,300,",
+            "p-pause,carrier-anniversary,82k,",
+        )
+    });
+    located(&e, "pools.csv", Some(2), Some("allowance_mb"), Some("82k"));
+    assert_eq!(e.message, "not a number");
+    assert_eq!(
+        e.note.as_deref(),
+        Some("…and 3 devices, 1 overage tier of pool p-pause are not checked further")
+    );
+}
+
+#[test]
+fn a_bad_region_row_folds_its_devices_and_waves() {
+    let e = single_error(|d| edit(d, "regions.csv", "us-east,40,", "us-east,forty,"));
+    located(
+        &e,
+        "regions.csv",
+        Some(2),
+        Some("capacity_mb_per_hour"),
+        Some("forty"),
+    );
+    assert_eq!(
+        e.note.as_deref(),
+        Some("…and 4 devices, 1 wave of region us-east are not checked further")
+    );
+}
+
+#[test]
+fn a_missing_radio_column_does_not_empty_the_waves() {
+    // Before: also "the waves before the last ask for 5 devices but only 0 need the release".
+    let e = single_error(|d| {
+        let p = d.join("devices.csv");
+        let text = fs::read_to_string(&p).unwrap();
+        let cut: Vec<String> = text
+            .lines()
+            .map(|l| {
+                let mut f: Vec<&str> = l.split(',').collect();
+                f.remove(5);
+                f.join(",")
+            })
+            .collect();
+        fs::write(&p, cut.join("\n") + "\n").unwrap();
+    });
+    located(&e, "devices.csv", None, Some("radio"), None);
+    assert_eq!(e.message, "required column is missing");
+}
+
+#[test]
+fn a_row_with_an_extra_field_names_its_row_line_and_the_header() {
+    let e = single_error(|d| {
+        edit(
+            d,
+            "devices.csv",
+            "d03,p-month,us-east,America/New_York,2.3.0,ltem,false,true,,hw-a,",
+            "d03,p-month,us-east,America/New_York,2.3.0,ltem,false,true,,hw-a,,oops",
+        )
+    });
+    located(&e, "devices.csv", Some(3), None, None);
+    assert_eq!(
+        e.message,
+        "line 4 has 12 fields but the header has 11: device_id, pool_id, region, timezone, \
+         current_version, radio, canary_eligible, critical, zone, hardware, depot"
+    );
+    assert!(e.note.is_none(), "{e}");
+}
+
+#[test]
+fn more_rows_with_extra_fields_are_counted_on_the_first() {
+    let e = single_error(|d| {
+        edit(d, "regions.csv", "asia-south,20,", "asia-south,20,,x");
+        edit(d, "regions.csv", "au-south,20,", "au-south,20,,x,y");
+    });
+    located(&e, "regions.csv", Some(3), None, None);
+    assert!(
+        e.message
+            .starts_with("line 4 has 4 fields but the header has 3: region, "),
+        "{e}"
+    );
+    assert_eq!(
+        e.note.as_deref(),
+        Some("…and 1 row further down has too many fields")
+    );
+}
+
+#[test]
+fn a_zero_cap_is_one_error_not_two() {
+    // Before: also "on_cap is pause but cap_mb is empty".
+    let e = single_error(|d| edit(d, "pools.csv", "pause,360", "pause,0"));
+    located(&e, "pools.csv", Some(2), Some("cap_mb"), Some("0"));
+    assert_eq!(e.message, "must be greater than zero");
+}
+
+#[test]
+fn an_empty_cap_on_a_pause_pool_is_still_reported() {
+    let e = single_error(|d| edit(d, "pools.csv", "pause,360", "pause,"));
+    located(&e, "pools.csv", Some(2), Some("cap_mb"), None);
+    assert_eq!(e.message, "on_cap is pause but cap_mb is empty");
+}
+
+#[test]
+fn a_rejected_artifact_row_does_not_add_an_unreachable_release() {
+    // With the full images, d04 (1.9.0) does not need its delta; without them, breaking
+    // the delta leaves d04 stuck only because of the broken row.
+    let e = single_error(|d| {
+        edit(
+            d,
+            "artifacts.csv",
+            "1.9.0,2.4.0,16800000,",
+            "1.9.0,2.4.0,16.8M,",
+        )
+    });
+    located(
+        &e,
+        "artifacts.csv",
+        Some(5),
+        Some("size_bytes"),
+        Some("16.8M"),
+    );
+    assert!(
+        e.note.is_none(),
+        "1.9.0 reaches 2.4.0 through the full image: {e}"
+    );
+    let e = single_error(|d| {
+        edit(d, "artifacts.csv", ",2.4.0,12000000,true\n", "");
+        edit(d, "artifacts.csv", ",2.3.0,11500000,true\n", "");
+        edit(
+            d,
+            "artifacts.csv",
+            "1.9.0,2.4.0,16800000,",
+            "1.9.0,2.4.0,16.8M,",
+        );
+    });
+    located(
+        &e,
+        "artifacts.csv",
+        Some(3),
+        Some("size_bytes"),
+        Some("16.8M"),
+    );
+    assert_eq!(
+        e.note.as_deref(),
+        Some(
+            "…and whether current_version 1.9.0 (1 device) reaches release 2.4.0 is not checked further"
+        )
+    );
+}
+
+#[test]
+fn a_rejected_tier_row_does_not_leave_its_pool_without_tiers() {
+    let e = single_error(|d| edit(d, "overage_tiers.csv", "p-pause,,1.00", "p-pause,,one"));
+    located(
+        &e,
+        "overage_tiers.csv",
+        Some(4),
+        Some("price_per_mb"),
+        Some("one"),
+    );
+}
+
+#[test]
+fn a_missing_overage_tiers_file_is_one_error() {
+    // Before: also "pool has no overage tier" for each of the three pools.
+    let e = single_error(|d| fs::remove_file(d.join("overage_tiers.csv")).unwrap());
+    assert_eq!(
+        (e.file.as_str(), e.row, e.column.as_deref()),
+        ("overage_tiers.csv", None, None)
+    );
+    assert_eq!(e.message, "file not found");
+}
+
+#[test]
+fn a_rejected_zone_rate_folds_the_devices_roaming_in_it() {
+    let e = single_error(|d| {
+        edit(
+            d,
+            "zone_rates.csv",
+            "p-payg,roam-eu,0.08",
+            "p-payg,roam-eu,cheap",
+        )
+    });
+    located(
+        &e,
+        "zone_rates.csv",
+        Some(1),
+        Some("price_per_mb"),
+        Some("cheap"),
+    );
+    assert_eq!(
+        e.note.as_deref(),
+        Some("…and 1 device of zone roam-eu of pool p-payg is not checked further")
+    );
+}
+
+#[test]
+fn independent_problems_are_still_all_reported() {
+    let d = copy_fixture();
+    edit(d.path(), "pools.csv", "pause,360", "pause,0");
+    edit(
+        d.path(),
+        "devices.csv",
+        "d06,p-payg,asia-south",
+        "d06,p-payg,mars",
+    );
+    edit(
+        d.path(),
+        "scenario.toml",
+        "slot_minutes = 60",
+        "slot_minutes = 7",
+    );
+    let errs = errors_after_in(d.path());
+    assert_eq!(errs.len(), 3, "{}", Diagnostics(errs.clone()));
+    let out = Command::cargo_bin("otaplan")
+        .unwrap()
+        .arg("validate")
+        .arg(d.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.trim_end().ends_with(": 3 errors, 0 warnings"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn one_warning_is_one_warning() {
+    let d = copy_fixture();
+    edit(
+        d.path(),
+        "scenario.toml",
+        "currency = \"USD\"",
+        "currency = \"USD\"\ncurency = \"EUR\"",
+    );
+    let out = Command::cargo_bin("otaplan")
+        .unwrap()
+        .arg("validate")
+        .arg(d.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("minimal: ok — 10 devices, 3 pools, 4 regions, 5 artifacts, 3 waves")
+            && stdout.trim_end().ends_with("(1 warning)"),
+        "{stdout}"
+    );
 }

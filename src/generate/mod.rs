@@ -159,7 +159,7 @@ pub fn generate(
         TableFormat::Csv => "devices.csv",
         TableFormat::Parquet => "devices.parquet",
     };
-    let coverage_name = (coverage_days > 0).then_some("coverage.parquet");
+    let mut coverage_name = (coverage_days > 0).then_some("coverage.parquet");
     let model_name = cat.coverage_model.then_some("coverage-model.parquet");
     let mut files = Vec::new();
     let mut record = |name: &str, bytes: u64| {
@@ -181,7 +181,15 @@ pub fn generate(
                 progress(n + done, total)
             })?;
         (coverage_devices, coverage_rows) = (devs, rows);
-        record(name, bytes);
+        if devs == 0 {
+            // A small fleet may draw no device with history: an empty table is not a
+            // history (validate rejects it), so none is written or named.
+            let path = opts.out.join(name);
+            std::fs::remove_file(&path).map_err(|source| GenerateError::Io { path, source })?;
+            coverage_name = None;
+        } else {
+            record(name, bytes);
+        }
     }
     if let Some(name) = model_name {
         let bytes = write_coverage_model(&cat, opts.seed, &totals, &opts.out.join(name))?;

@@ -81,6 +81,14 @@ pub fn read_scenario(dir: &Path) -> Result<Loaded, Diagnostics> {
     }
 }
 
+/// The `name` in a scenario folder's `scenario.toml`, read without the tables (for
+/// checks made before the real work); `None` when it cannot be read.
+pub fn scenario_name(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join(toml_doc::FILE)).ok()?;
+    let doc: toml::Table = text.parse().ok()?;
+    doc.get("name")?.as_str().map(String::from)
+}
+
 fn coverage_input(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> CoverageInput {
     let model = s
         .tables
@@ -204,10 +212,17 @@ fn unknown_ref(
 }
 
 /// Resolves the `device_id`s of a per-device table (progress, a written plan) against
-/// the scenario, reporting ids it does not know and ids listed twice.
+/// the scenario, reporting ids it does not know and ids listed twice. Unknown ids are
+/// one cause (usually a table of another scenario): the first is reported and the rest
+/// counted in its note by [`DeviceLookup::finish`].
 pub(crate) struct DeviceLookup<'a> {
+    scenario: &'a str,
+    total: usize,
     index: HashMap<&'a str, usize>,
     seen: HashMap<usize, usize>,
+    /// Where the first unknown id's diagnostic is, and how many more there were.
+    first_unknown: Option<usize>,
+    more_unknown: usize,
 }
 
 impl<'a> DeviceLookup<'a> {
@@ -219,8 +234,28 @@ impl<'a> DeviceLookup<'a> {
             .map(|(i, d)| (d.id.as_str(), i))
             .collect();
         DeviceLookup {
+            scenario: &s.name,
+            total: s.devices.len(),
             index,
             seen: HashMap::new(),
+            first_unknown: None,
+            more_unknown: 0,
+        }
+    }
+
+    /// Adds the count of further unknown ids to the first one's diagnostic.
+    pub(crate) fn finish(self, diags: &mut Diagnostics) {
+        if let (Some(i), n) = (self.first_unknown, self.more_unknown)
+            && n > 0
+            && let Some(d) = diags.0.get_mut(i)
+        {
+            d.note = Some(format!(
+                "…and {} further down {} device_ids that scenario {} ({}) does not have: was this table made for another scenario?",
+                crate::diag::count(n, "row", "rows"),
+                if n == 1 { "names" } else { "name" },
+                self.scenario,
+                crate::diag::count(self.total, "device", "devices"),
+            ));
         }
     }
 
@@ -233,6 +268,11 @@ impl<'a> DeviceLookup<'a> {
         diags: &mut Diagnostics,
     ) -> Option<usize> {
         let Some(&dev) = self.index.get(id) else {
+            if self.first_unknown.is_some() {
+                self.more_unknown += 1;
+                return None;
+            }
+            self.first_unknown = Some(diags.0.len());
             diags.push(
                 Diagnostic::error(file, "unknown device_id: not in the scenario's devices")
                     .row(row)
@@ -254,9 +294,116 @@ impl<'a> DeviceLookup<'a> {
     }
 }
 
+/// What a folded reference is, in the singular and the plural.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Noun(&'static str, &'static str);
+
+const DEVICES: Noun = Noun("device", "devices");
+const TIERS: Noun = Noun("overage tier", "overage tiers");
+const ZONE_RATES: Noun = Noun("zone rate", "zone rates");
+const WAVES: Noun = Noun("wave", "waves");
+const WINDOW_LISTS: Noun = Noun("[windows.regions] entry", "[windows.regions] entries");
+
+/// One cause, one error. A row already reported as invalid (a pool with a bad
+/// `cycle_timezone`, a region with a bad capacity) is remembered by the name other rows
+/// use for it; references to it are then not reported again ("unknown pool" for each of
+/// its 1,175 devices) but counted, and the count is added to the row's error as a note.
+#[derive(Default)]
+struct Folds {
+    /// (kind, name) → the rejected row (file, 1-based data row) and how the note names it.
+    rejected: HashMap<(&'static str, String), (String, usize, String)>,
+    /// (file, row) → how the note names the row, what was not checked, free-text notes.
+    skipped: BTreeMap<(String, usize), Skipped>,
+}
+
+#[derive(Default)]
+struct Skipped {
+    subject: String,
+    counts: Vec<(Noun, usize)>,
+    notes: Vec<String>,
+}
+
+impl Folds {
+    /// Remembers that the row defining `name` was rejected (the first such row counts).
+    fn reject(&mut self, kind: &'static str, name: &str, file: &str, row: usize, subject: String) {
+        self.rejected
+            .entry((kind, name.to_string()))
+            .or_insert_with(|| (file.to_string(), row, subject));
+    }
+
+    /// Counts one reference to a rejected name; false when `name` was not rejected (the
+    /// caller then reports the reference as unknown).
+    fn skip(&mut self, kind: &'static str, name: &str, noun: Noun) -> bool {
+        let Some((file, row, subject)) = self.rejected.get(&(kind, name.to_string())) else {
+            return false;
+        };
+        let entry = self.skipped.entry((file.clone(), *row)).or_default();
+        entry.subject.clone_from(subject);
+        match entry.counts.iter_mut().find(|(n, _)| *n == noun) {
+            Some((_, c)) => *c += 1,
+            None => entry.counts.push((noun, 1)),
+        }
+        true
+    }
+
+    /// Adds a sentence to the note of a rejected row.
+    fn note(&mut self, file: &str, row: usize, text: String) {
+        self.skipped
+            .entry((file.to_string(), row))
+            .or_default()
+            .notes
+            .push(text);
+    }
+
+    /// Writes each note into the first error of its row (or of its file, for a column
+    /// whose type is wrong as a whole).
+    fn attach(self, diags: &mut Diagnostics) {
+        for ((file, row), sk) in self.skipped {
+            let mut parts = Vec::new();
+            if !sk.counts.is_empty() {
+                // Devices first: they are what the user counts.
+                let rank = [DEVICES, WAVES, TIERS, ZONE_RATES, WINDOW_LISTS];
+                let mut counts = sk.counts;
+                counts.sort_by_key(|(n, _)| rank.iter().position(|r| r == n));
+                let what: Vec<String> = counts
+                    .iter()
+                    .map(|(n, c)| crate::diag::count(*c, n.0, n.1))
+                    .collect();
+                let total: usize = counts.iter().map(|(_, c)| c).sum();
+                let verb = if total == 1 { "is" } else { "are" };
+                parts.push(format!(
+                    "…and {} of {} {verb} not checked further",
+                    what.join(", "),
+                    sk.subject
+                ));
+            }
+            parts.extend(sk.notes);
+            let text = parts.join("; ");
+            let target = diags
+                .0
+                .iter()
+                .position(|d| d.is_error() && d.file == file && d.row == Some(row))
+                .or_else(|| {
+                    diags
+                        .0
+                        .iter()
+                        .position(|d| d.is_error() && d.file == file && d.row.is_none())
+                });
+            if let Some(i) = target {
+                let d = &mut diags.0[i];
+                d.note = Some(match d.note.take() {
+                    Some(n) => format!("{n}; {text}"),
+                    None => text,
+                });
+            }
+        }
+    }
+}
+
 /// References from one table to another by name (a device's pool, a tier's pool).
-/// Unknown names are reported only when the referenced table itself could be read, so
-/// one missing table does not bury the user in follow-on errors.
+/// Unknown names are reported only when the referenced table itself could be read (one
+/// missing table does not bury the user in follow-on errors), and names whose own row
+/// was rejected are folded into that row's error.
 struct Refs<'a> {
     ix: &'a HashMap<String, u32>,
     names: &'a [&'a str],
@@ -265,16 +412,21 @@ struct Refs<'a> {
 }
 
 impl Refs<'_> {
+    #[allow(clippy::too_many_arguments)]
     fn get(
         &self,
         t: &Table,
         row0: usize,
         col: &str,
         name: &str,
+        noun: Noun,
+        folds: &mut Folds,
         diags: &mut Diagnostics,
     ) -> Option<u32> {
-        let found = self.ix.get(name).copied();
-        if found.is_none() && self.report {
+        if let Some(&i) = self.ix.get(name) {
+            return Some(i);
+        }
+        if !folds.skip(self.what, name, noun) && self.report {
             diags.push(unknown_ref(
                 &t.file,
                 row0 + 1,
@@ -284,7 +436,7 @@ impl Refs<'_> {
                 self.names,
             ));
         }
-        found
+        None
     }
 }
 
@@ -362,11 +514,25 @@ fn format_num(v: f64) -> String {
 
 fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> {
     let mut zones = Zones::default();
+    let mut folds = Folds::default();
+    let scenario = build_folding(dir, s, &mut zones, &mut folds, diags);
+    folds.attach(diags);
+    scenario
+}
 
+fn build_folding(
+    dir: &Path,
+    s: &Settings,
+    zones: &mut Zones,
+    folds: &mut Folds,
+    diags: &mut Diagnostics,
+) -> Option<Scenario> {
     // Regions.
     let regions_t = load_reporting(dir, &s.tables.regions, diags);
     let mut regions: Vec<Region> = Vec::new();
     let mut region_ix: HashMap<String, u32> = HashMap::new();
+    // Whether the table could be used at all: references into it are checked only then.
+    let mut regions_ok = false;
     if let Some(t) = &regions_t
         && t.check_shape(
             &["region", "capacity_mb_per_hour"],
@@ -374,6 +540,7 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
             diags,
         )
     {
+        regions_ok = true;
         let names = t.texts("region", diags);
         let cap = t.numbers("capacity_mb_per_hour", diags);
         let hard = t.numbers("hard_capacity_mb_per_hour", diags);
@@ -394,7 +561,10 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
                         .value(format_num(h)),
                 );
             }
-            let (Some(name), Some(c)) = (name, c) else {
+            let (Some(name), Some(c)) = (name.clone(), c) else {
+                if let Some(name) = &name {
+                    folds.reject("region", name, &t.file, i + 1, format!("region {name}"));
+                }
                 continue;
             };
             if !register(&mut region_ix, &name, t, i, "region", diags) {
@@ -414,7 +584,8 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
     for (name, ws) in &s.region_windows {
         match region_ix.get(name) {
             Some(&i) => region_windows.push((i as usize, ws.clone())),
-            None if regions_t.is_some() => diags.push(
+            None if folds.skip("region", name, WINDOW_LISTS) => {}
+            None if regions_ok => diags.push(
                 unknown_ref(
                     toml_doc::FILE,
                     0,
@@ -441,6 +612,9 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
     let pools_t = load_reporting(dir, &s.tables.pools, diags);
     let mut pools: Vec<Pool> = Vec::new();
     let mut pool_ix: HashMap<String, u32> = HashMap::new();
+    let mut pools_ok = false;
+    // Pools whose cap_mb was reported bad: whether they need a tier is not checked.
+    let mut cap_bad: Vec<String> = Vec::new();
     if let Some(t) = &pools_t
         && t.check_shape(
             &[
@@ -467,6 +641,7 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
         let on_cap = t.texts("on_cap", diags);
         let cap = t.numbers("cap_mb", diags);
         let headroom = t.numbers("cap_headroom_mb", diags);
+        pools_ok = true;
         for i in 0..t.height() {
             let id = need(t, i, "pool_id", ids[i].clone(), diags);
             let prov = need(t, i, "provider", provider[i].clone(), diags);
@@ -512,10 +687,11 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
             let c = cap[i]
                 .ok()
                 .and_then(|v| positive(t, i, "cap_mb", v, diags, false));
+            // An empty cap on a pause/throttle pool; a cap given but invalid has its own
+            // error already.
             if let Some(o) = oc
                 && o.is_hard()
-                && c.is_none()
-                && !matches!(cap[i], V::Bad)
+                && matches!(cap[i], V::Null)
             {
                 diags.push(
                     Diagnostic::error(
@@ -548,12 +724,18 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
                 );
             }
             let (Some(id), Some(prov), Some(a), Some(day), Some(tz), Some(u), Some(b), Some(oc)) =
-                (id, prov, a, day, tz, u, b, oc)
+                (id.clone(), prov, a, day, tz, u, b, oc)
             else {
+                if let Some(id) = &id {
+                    folds.reject("pool", id, &t.file, i + 1, format!("pool {id}"));
+                }
                 continue;
             };
             if !register(&mut pool_ix, &id, t, i, "pool_id", diags) {
                 continue;
+            }
+            if c.is_none() && !matches!(cap[i], V::Null) {
+                cap_bad.push(id.clone());
             }
             pools.push(Pool {
                 id,
@@ -573,7 +755,6 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
     }
     let pool_names: Vec<String> = pools.iter().map(|p| p.id.clone()).collect();
     let pool_names: Vec<&str> = pool_names.iter().map(String::as_str).collect();
-    let pools_ok = pools_t.is_some();
     let pool_refs = Refs {
         ix: &pool_ix,
         names: &pool_names,
@@ -584,13 +765,19 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
         ix: &region_ix,
         names: &region_names,
         what: "region",
-        report: regions_t.is_some(),
+        report: regions_ok,
     };
 
-    // Overage tiers.
+    // Overage tiers. A pool one of whose tier rows was rejected is not checked for a
+    // missing or bounded last tier (that follows from the rejected row); a rejected row
+    // without a readable pool_id leaves every pool unchecked.
+    let mut tiers_ok = false;
+    let mut tiers_incomplete: Vec<String> = Vec::new();
+    let mut tier_pool_unknown = false;
     if let Some(t) = load_reporting(dir, &s.tables.overage_tiers, diags)
         && t.check_shape(&["pool_id", "up_to_mb", "price_per_mb"], &[], diags)
     {
+        tiers_ok = true;
         let ids = t.texts("pool_id", diags);
         let up = t.numbers("up_to_mb", diags);
         let price = t.numbers("price_per_mb", diags);
@@ -606,10 +793,14 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
                 V::Null => Some(None),
                 V::Bad => None,
             };
-            let (Some(id), Some(p), Some(u)) = (id, p, u) else {
+            let (Some(id), Some(p), Some(u)) = (id.clone(), p, u) else {
+                match id {
+                    Some(id) => tiers_incomplete.push(id),
+                    None => tier_pool_unknown = true,
+                }
                 continue;
             };
-            let Some(pi) = pool_refs.get(&t, i, "pool_id", &id, diags) else {
+            let Some(pi) = pool_refs.get(&t, i, "pool_id", &id, TIERS, folds, diags) else {
                 continue;
             };
             let pool = &mut pools[pi as usize];
@@ -656,6 +847,9 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
         }
         for (pi, rows) in rows_of {
             let pool = &pools[pi as usize];
+            if tiers_incomplete.contains(&pool.id) {
+                continue;
+            }
             if pool.tiers.last().is_some_and(|t| t.up_to.is_some()) {
                 diags.push(
                     Diagnostic::error(
@@ -669,7 +863,11 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
             }
         }
     }
-    for p in &pools {
+    let tiers_checkable = tiers_ok && !tier_pool_unknown;
+    for p in pools.iter().filter(|_| tiers_checkable) {
+        if tiers_incomplete.contains(&p.id) || cap_bad.contains(&p.id) {
+            continue;
+        }
         let can_exceed = match (p.on_cap.is_hard(), p.cap) {
             (true, Some(c)) => c.0 > p.allowance.0,
             _ => true,
@@ -687,10 +885,14 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
         }
     }
 
-    // Zone rates.
-    if let Some(t) = load_reporting(dir, &s.tables.zone_rates, diags)
+    // Zone rates. Devices' zones are checked against them when the table is not named
+    // (then no zone is priced) or could be read.
+    let zone_rates_t = load_reporting(dir, &s.tables.zone_rates, diags);
+    let mut zones_ok = s.tables.zone_rates.is_none();
+    if let Some(t) = zone_rates_t
         && t.check_shape(&["pool_id", "zone", "price_per_mb"], &[], diags)
     {
+        zones_ok = true;
         let ids = t.texts("pool_id", diags);
         let zone = t.texts("zone", diags);
         let price = t.numbers("price_per_mb", diags);
@@ -699,10 +901,19 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
             let z = need(&t, i, "zone", zone[i].clone(), diags);
             let p = need(&t, i, "price_per_mb", price[i], diags)
                 .and_then(|v| positive(&t, i, "price_per_mb", v, diags, true));
-            let (Some(id), Some(z), Some(p)) = (id, z, p) else {
+            let (Some(id), Some(z), Some(p)) = (id.clone(), z.clone(), p) else {
+                if let (Some(id), Some(z)) = (&id, &z) {
+                    folds.reject(
+                        "zone",
+                        &format!("{id}\u{1f}{z}"),
+                        &t.file,
+                        i + 1,
+                        format!("zone {z} of pool {id}"),
+                    );
+                }
                 continue;
             };
-            let Some(pi) = pool_refs.get(&t, i, "pool_id", &id, diags) else {
+            let Some(pi) = pool_refs.get(&t, i, "pool_id", &id, ZONE_RATES, folds, diags) else {
                 continue;
             };
             if pools[pi as usize]
@@ -723,6 +934,10 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
     // Artifacts.
     let mut artifacts: Vec<Artifact> = Vec::new();
     let artifacts_t = load_reporting(dir, &s.tables.artifacts, diags);
+    let mut artifacts_ok = false;
+    // The first artifact row rejected (1-based): reachability of the release is then not
+    // checked, only noted on it.
+    let mut artifact_rejected: Option<usize> = None;
     if let Some(t) = &artifacts_t
         && t.check_shape(
             &["from_version", "to_version", "size_bytes", "resumable"],
@@ -730,6 +945,7 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
             diags,
         )
     {
+        artifacts_ok = true;
         let from = t.texts("from_version", diags);
         let to = t.texts("to_version", diags);
         let size = t.integers("size_bytes", diags);
@@ -753,6 +969,7 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
             });
             let r = need(t, i, "resumable", res[i], diags);
             let (Some(to_v), Some(sz), Some(r)) = (to_v, sz, r) else {
+                artifact_rejected.get_or_insert(i + 1);
                 continue;
             };
             if f.as_deref() == Some(to_v.as_str()) {
@@ -793,6 +1010,10 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
     // Devices.
     let devices_t = load_reporting(dir, &s.tables.devices, diags);
     let mut devices: Vec<Device> = Vec::new();
+    // Devices that need the release, counted over every row whose own version is not
+    // the release (a row rejected for another reason still counts): `None` when the
+    // table could not be used, and then wave sizes are not checked against the fleet.
+    let mut needing: Option<usize> = None;
     if let Some(t) = &devices_t
         && t.check_shape(
             &[
@@ -823,6 +1044,7 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
         let depot_c = t.text_refs("depot", diags);
         let mut seen: HashMap<&str, usize> = HashMap::with_capacity(n);
         devices.reserve(n);
+        let mut need_count = 0usize;
         for i in 0..n {
             let id = need(t, i, "device_id", ids[i], diags);
             if let V::Val(id) = ids[i]
@@ -839,11 +1061,14 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
                 );
                 continue;
             }
+            if !matches!(ver_c[i], V::Val(v) if v == s.release) {
+                need_count += 1;
+            }
             let pool = need(t, i, "pool_id", pool_c[i], diags)
-                .and_then(|p| pool_refs.get(t, i, "pool_id", p, diags))
+                .and_then(|p| pool_refs.get(t, i, "pool_id", p, DEVICES, folds, diags))
                 .map(PoolId);
             let region = need(t, i, "region", region_c[i], diags)
-                .and_then(|r| region_refs.get(t, i, "region", r, diags))
+                .and_then(|r| region_refs.get(t, i, "region", r, DEVICES, folds, diags))
                 .map(RegionId);
             let tz = need(t, i, "timezone", tz_c[i], diags).and_then(|z| {
                 let r = zones.get(z);
@@ -872,6 +1097,10 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
             if let (Some(z), Some(p)) = (zone, pool)
                 && !pools[p.0 as usize].zone_rates.contains_key(z)
             {
+                let pool_name = &pools[p.0 as usize].id;
+                if !zones_ok || folds.skip("zone", &format!("{pool_name}\u{1f}{z}"), DEVICES) {
+                    continue;
+                }
                 let known: Vec<&str> = pools[p.0 as usize]
                     .zone_rates
                     .keys()
@@ -923,10 +1152,11 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
                 depot: depot_c[i].ok().map(String::from),
             });
         }
+        needing = Some(need_count);
     }
 
     // Every current version must reach the release.
-    if artifacts_t.is_some() && !s.release.is_empty() && !devices.is_empty() {
+    if artifacts_ok && !s.release.is_empty() && !devices.is_empty() {
         let g = VersionGraph::new(&artifacts, &s.release);
         let mut versions: BTreeMap<&str, usize> = BTreeMap::new();
         for d in &devices {
@@ -935,10 +1165,20 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
         let stuck: Vec<String> = versions
             .iter()
             .filter(|(v, _)| !g.reaches_release(v))
-            .map(|(v, n)| format!("{v} ({n} devices)"))
+            .map(|(v, n)| format!("{v} ({})", crate::diag::count(*n, "device", "devices")))
             .collect();
-        if !stuck.is_empty() {
-            let file = s.tables.artifacts.clone().unwrap_or_default();
+        let file = s.tables.artifacts.clone().unwrap_or_default();
+        if let (false, Some(row)) = (stuck.is_empty(), artifact_rejected) {
+            folds.note(
+                &file,
+                row,
+                format!(
+                    "…and whether current_version {} reaches release {} is not checked further",
+                    stuck.join(", "),
+                    s.release
+                ),
+            );
+        } else if !stuck.is_empty() {
             diags.push(
                 Diagnostic::error(
                     file,
@@ -951,16 +1191,15 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
     }
 
     // Waves.
-    let needing = devices
-        .iter()
-        .filter(|d| d.current_version != s.release)
-        .count();
     let waves = build_waves(
         &s.waves,
-        &region_ix,
-        &region_names,
-        needing,
-        regions_t.is_some() && devices_t.is_some(),
+        &WaveRefs {
+            region_ix: &region_ix,
+            region_names: &region_names,
+            regions_ok,
+            needing,
+        },
+        folds,
         diags,
     );
 
@@ -990,14 +1229,22 @@ fn build(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Option<Scenario> 
     })
 }
 
+/// What the waves are checked against: the regions (when the table could be read) and
+/// the number of devices needing the release (when the devices table could be read).
+struct WaveRefs<'a> {
+    region_ix: &'a HashMap<String, u32>,
+    region_names: &'a [&'a str],
+    regions_ok: bool,
+    needing: Option<usize>,
+}
+
 fn build_waves(
     raw: &[RawWave],
-    region_ix: &HashMap<String, u32>,
-    region_names: &[&str],
-    needing: usize,
-    check_fleet: bool,
+    refs: &WaveRefs<'_>,
+    folds: &mut Folds,
     diags: &mut Diagnostics,
 ) -> Vec<Wave> {
+    let needing = refs.needing.unwrap_or(0);
     if raw.is_empty() {
         return vec![Wave {
             name: "fleet".into(),
@@ -1035,17 +1282,17 @@ fn build_waves(
         };
         let region = match &w.region {
             None => None,
-            Some(r) => match region_ix.get(r) {
+            Some(r) => match refs.region_ix.get(r) {
                 Some(&ix) => Some(RegionId(ix)),
                 None => {
-                    if check_fleet {
+                    if !folds.skip("region", r, WAVES) && refs.regions_ok {
                         let mut d = unknown_ref(
                             toml_doc::FILE,
                             0,
                             &format!("waves[{i}].region"),
                             r,
                             "wave region",
-                            region_names,
+                            refs.region_names,
                         );
                         d.row = None;
                         diags.push(d);
@@ -1067,7 +1314,7 @@ fn build_waves(
             pinned_start: w.start,
         });
     }
-    if check_fleet && fixed > needing {
+    if refs.needing.is_some() && fixed > needing {
         diags.push(
             Diagnostic::error(
                 toml_doc::FILE,

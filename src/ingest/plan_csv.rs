@@ -124,6 +124,7 @@ pub fn read_plan(path: &Path, s: &Scenario) -> Result<Vec<PlanRow>, Diagnostics>
             reconnect_by: reconnect.get(i).and_then(|v| v.ok()).unwrap_or(we),
         });
     }
+    devices.finish(&mut diags);
     if diags.has_errors() {
         Err(diags)
     } else {

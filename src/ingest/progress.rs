@@ -93,6 +93,7 @@ pub fn read_progress(path: &Path, s: &Scenario) -> Result<Vec<Progress>, Diagnos
             row,
         });
     }
+    devices.finish(&mut diags);
     if diags.has_errors() {
         Err(diags)
     } else {

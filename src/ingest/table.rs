@@ -54,13 +54,30 @@ pub struct Table {
 /// an unreadable file.
 #[allow(clippy::result_large_err)] // one diagnostic per table read; not a hot path
 pub fn read_table(path: &Path, file: &str) -> Result<Table, Diagnostic> {
+    read_table_hinting(
+        path,
+        file,
+        Some("paths in [tables] are relative to the scenario folder"),
+    )
+}
+
+/// [`read_table`], with the hint for a missing file (none for a table named on the
+/// command line, which [tables] has nothing to do with).
+#[allow(clippy::result_large_err)] // as read_table
+fn read_table_hinting(
+    path: &Path,
+    file: &str,
+    not_found_hint: Option<&str>,
+) -> Result<Table, Diagnostic> {
     let format = Format::of(path).ok_or_else(|| {
         Diagnostic::error(file, "unknown table format").hint("name the file *.csv or *.parquet")
     })?;
     if !path.is_file() {
-        return Err(Diagnostic::error(file, "file not found")
-            .value(path.display().to_string())
-            .hint("paths in [tables] are relative to the scenario folder"));
+        let mut d = Diagnostic::error(file, "file not found").value(path.display().to_string());
+        if let Some(h) = not_found_hint {
+            d = d.hint(h);
+        }
+        return Err(d);
     }
     if format == Format::Parquet
         && let Err(msg) = super::parquet_guard::check_parquet(path)
@@ -88,6 +105,13 @@ pub fn read_table(path: &Path, file: &str) -> Result<Table, Diagnostic> {
     let mut df = match result {
         Ok(Ok(df)) => df,
         Ok(Err(e)) => {
+            // polars names neither the row nor what it expected: find the row ourselves
+            // (only when reading failed, so a good file is read once).
+            if format == Format::Csv
+                && let Some(d) = ragged_row(path, file)
+            {
+                return Err(d);
+            }
             let kind = if format == Format::Csv {
                 "CSV"
             } else {
@@ -120,11 +144,132 @@ pub fn open_named(path: &Path) -> Result<Table, Diagnostics> {
         || path.display().to_string(),
         |f| f.to_string_lossy().into_owned(),
     );
-    read_table(path, &file).map_err(|d| {
+    read_table_hinting(path, &file, None).map_err(|d| {
         let mut diags = Diagnostics::default();
         diags.push(d);
         diags
     })
+}
+
+/// The first CSV record with more fields than the header, as a diagnostic naming its
+/// row, its line and the header's columns; `None` when every record fits (or the file
+/// cannot be read again). One pass over the bytes with RFC 4180 quoting (`"`), blank
+/// lines skipped as polars skips them.
+fn ragged_row(path: &Path, file: &str) -> Option<Diagnostic> {
+    use std::io::Read;
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path).ok()?);
+    let mut scan = FieldScan::default();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = reader.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        buf[..n].iter().for_each(|&b| scan.byte(b));
+    }
+    scan.end_record();
+    let (row, line, found) = scan.first?;
+    let names: Vec<String> = String::from_utf8_lossy(&scan.header)
+        .trim_end_matches('\r')
+        .split(',')
+        .map(|c| c.trim().trim_matches('"').to_string())
+        .collect();
+    let mut d = Diagnostic::error(
+        file,
+        format!(
+            "line {line} has {found} fields but the header has {}: {}",
+            names.len(),
+            names.join(", ")
+        ),
+    )
+    .row(row)
+    .hint("a value containing a comma must be quoted (\"a,b\"); otherwise remove the extra separators");
+    if scan.more > 0 {
+        d.note = Some(format!(
+            "…and {} further down {} too many fields",
+            crate::diag::count(scan.more, "row", "rows"),
+            if scan.more == 1 { "has" } else { "have" }
+        ));
+    }
+    Some(d)
+}
+
+/// Field counts of CSV records, fed one byte at a time.
+struct FieldScan {
+    header: Vec<u8>,
+    header_fields: Option<usize>,
+    /// The first record with more fields than the header: (data row, line, fields).
+    first: Option<(usize, usize, usize)>,
+    /// Further such records.
+    more: usize,
+    line: usize,
+    record_line: usize,
+    row: usize,
+    fields: usize,
+    quoted: bool,
+    empty: bool,
+}
+
+impl Default for FieldScan {
+    fn default() -> Self {
+        FieldScan {
+            header: Vec::new(),
+            header_fields: None,
+            first: None,
+            more: 0,
+            line: 1,
+            record_line: 1,
+            row: 0,
+            fields: 1,
+            quoted: false,
+            empty: true,
+        }
+    }
+}
+
+impl FieldScan {
+    fn byte(&mut self, b: u8) {
+        if self.header_fields.is_none() && (b != b'\n' || self.quoted) {
+            self.header.push(b);
+        }
+        match b {
+            b'"' => {
+                self.quoted = !self.quoted;
+                self.empty = false;
+            }
+            b',' if !self.quoted => {
+                self.fields += 1;
+                self.empty = false;
+            }
+            b'\n' => {
+                self.line += 1;
+                if !self.quoted {
+                    self.end_record();
+                }
+            }
+            b'\r' => {}
+            _ => self.empty = false,
+        }
+    }
+
+    fn end_record(&mut self) {
+        if !self.empty {
+            match self.header_fields {
+                None => self.header_fields = Some(self.fields),
+                Some(h) => {
+                    self.row += 1;
+                    if self.fields > h {
+                        if self.first.is_none() {
+                            self.first = Some((self.row, self.record_line, self.fields));
+                        } else {
+                            self.more += 1;
+                        }
+                    }
+                }
+            }
+        }
+        (self.fields, self.empty, self.record_line) = (1, true, self.line);
+    }
 }
 
 fn first_line(s: &str) -> &str {

@@ -156,6 +156,7 @@ pub fn rows_csv(table: &str, rows: &[Row]) -> Result<String, ApiError> {
                         value: Some(v.to_string().chars().take(80).collect()),
                         message: "a cell must be a string, number, boolean or null".into(),
                         hint: None,
+                        note: None,
                     });
                     String::new()
                 }

@@ -23,6 +23,10 @@ pub struct ErrorDetail {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// What was not checked because of this problem ("…and 3 devices of pool p1 are not
+    /// checked further"): the follow-on errors folded into this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// The body of every 4xx/5xx answer.
@@ -107,6 +111,7 @@ pub fn detail_of(d: &crate::diag::Diagnostic) -> ErrorDetail {
         value: d.value.clone(),
         message: d.message.clone(),
         hint: d.hint.clone(),
+        note: d.note.clone(),
     }
 }
 
