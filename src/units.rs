@@ -143,6 +143,11 @@ pub(crate) fn test_utc(s: &str) -> Instant {
         .unwrap()
 }
 
+/// An instant as RFC 3339 in UTC with `Z`, to the second: how every output writes one.
+pub fn rfc3339_utc(t: Instant) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,9 +168,4 @@ mod tests {
             Some("03:05".into())
         );
     }
-}
-
-/// An instant as RFC 3339 in UTC with `Z`, to the second: how every output writes one.
-pub fn rfc3339_utc(t: Instant) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }

@@ -257,19 +257,28 @@ struct WaveSpans {
     reports: Vec<WaveReport>,
 }
 
-fn wave_spans(
-    s: &Scenario,
-    profiles: &[(
+/// What [`wave_spans`] reads besides the scenario.
+struct SpanInputs<'a> {
+    profiles: &'a [(
         std::sync::Arc<crate::coverage::Profile>,
         crate::coverage::KeyLevel,
     )],
     grid: Grid,
-    wave_of: &[Option<usize>],
-    state: &[DeviceState],
-    replan: Option<&Replan>,
-    inputs: &model::ModelInputs,
-    progress: &dyn Fn(&str),
-) -> WaveSpans {
+    wave_of: &'a [Option<usize>],
+    state: &'a [DeviceState],
+    replan: Option<&'a Replan>,
+    inputs: &'a model::ModelInputs,
+}
+
+fn wave_spans(s: &Scenario, w: &SpanInputs<'_>, progress: &dyn Fn(&str)) -> WaveSpans {
+    let SpanInputs {
+        profiles,
+        grid,
+        wave_of,
+        state,
+        replan,
+        inputs,
+    } = *w;
     let now = replan.map_or(s.start, |r| r.now.max(s.start));
     let mut earliest = s.start;
     let mut parts = Vec::new();
@@ -301,7 +310,7 @@ fn wave_spans(
         // A wave whose devices are all done (or downloading) is finished: it keeps the
         // gate of the original plan.
         if let Some(r) = replan {
-            let had = wave_of.iter().any(|w| *w == Some(wi));
+            let had = wave_of.contains(&Some(wi));
             if had && !members.contains(&true) {
                 let mut rep = report(from);
                 rep.gate = r.original_gates.get(wi).copied().flatten();
@@ -408,12 +417,14 @@ pub fn plan(
     let t0 = Clock::now();
     let spans = wave_spans(
         s,
-        &profiles,
-        grid,
-        &wave_of,
-        &state,
-        opts.replan.as_ref(),
-        &inputs,
+        &SpanInputs {
+            profiles: &profiles,
+            grid,
+            wave_of: &wave_of,
+            state: &state,
+            replan: opts.replan.as_ref(),
+            inputs: &inputs,
+        },
         progress,
     );
     let mut wave_reports = spans.reports;

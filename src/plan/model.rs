@@ -266,7 +266,7 @@ fn candidate_update_mb(m: &PlanModel, p: &Prepared) -> Vec<(f64, f64)> {
 /// downloads starting in the cycle) exceeds the allowance by, priced through its tiers.
 fn overage_is_usage_above_allowance(m: &mut PlanModel, s: &Scenario, p: &Prepared) {
     let most = candidate_update_mb(m, p);
-    for yi in 0..m.pool_cycles.len() {
+    for (yi, &(most_mb, _)) in most.iter().enumerate() {
         let (pi, cy, already) = (
             m.pool_cycles[yi].pool,
             m.pool_cycles[yi].cycle,
@@ -275,7 +275,7 @@ fn overage_is_usage_above_allowance(m: &mut PlanModel, s: &Scenario, p: &Prepare
         let pool = &s.pools[pi];
         let base = cy.baseline.0 + already;
         // Overage segments: Σ o_k ≥ base + update − allowance.
-        let segs = segments(&pool.tiers, (base + most[yi].0 - pool.allowance.0).max(0.0));
+        let segs = segments(&pool.tiers, (base + most_mb - pool.allowance.0).max(0.0));
         let seg_cols: Vec<usize> = segs
             .iter()
             .enumerate()
@@ -305,13 +305,13 @@ fn overage_is_usage_above_allowance(m: &mut PlanModel, s: &Scenario, p: &Prepare
 /// the largest single expected download that may start in the cycle.
 fn hard_caps_keep_their_headroom(m: &mut PlanModel, s: &Scenario, p: &Prepared) {
     let most = candidate_update_mb(m, p);
-    for yi in 0..m.pool_cycles.len() {
+    for (yi, &(_, largest)) in most.iter().enumerate() {
         let pc = &m.pool_cycles[yi];
         let pool = &s.pools[pc.pool];
         let (true, Some(cap)) = (pool.on_cap.is_hard(), pool.cap) else {
             continue;
         };
-        let headroom = pool.cap_headroom.map_or(most[yi].1, |h| h.0);
+        let headroom = pool.cap_headroom.map_or(largest, |h| h.0);
         let room = (cap.0 - pc.cycle.baseline.0 - pc.already_mb - headroom).max(0.0);
         let pi = pc.pool;
         let row = m.lp.row(
