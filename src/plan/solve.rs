@@ -59,6 +59,36 @@ impl Default for SolveOptions {
 /// here: dual simplex stalls beyond ~100 k columns of this shape, IPM does not).
 const IPM_ABOVE_COLUMNS: usize = 20_000;
 
+/// Runs HiGHS and turns its ending into a domain outcome: a status with a feasible
+/// point, or the error that says why there is none.
+fn run(
+    model: highs::Model,
+    time_limit: Option<f64>,
+) -> Result<(highs::SolvedModel, Status), SolveError> {
+    let solved = model
+        .try_solve()
+        .map_err(|e| SolveError::Solver(format!("{e:?}")))?;
+    let status = match solved.status() {
+        HighsModelStatus::Optimal => Status::Optimal,
+        HighsModelStatus::Infeasible => return Err(SolveError::Infeasible),
+        HighsModelStatus::Unbounded | HighsModelStatus::UnboundedOrInfeasible => {
+            return Err(SolveError::Unbounded);
+        }
+        HighsModelStatus::ReachedTimeLimit
+        | HighsModelStatus::ReachedIterationLimit
+        | HighsModelStatus::ReachedInterrupt => Status::TimeLimit,
+        other => {
+            return Err(SolveError::Solver(format!(
+                "HiGHS ended with status {other:?}"
+            )));
+        }
+    };
+    if solved.primal_solution_status() != highs::HighsSolutionStatus::Feasible {
+        return Err(SolveError::NoSolutionInTime(time_limit.unwrap_or(0.0)));
+    }
+    Ok((solved, status))
+}
+
 pub fn solve(lp: &Lp, opts: &SolveOptions) -> Result<Solved, SolveError> {
     let t0 = Clock::now();
     let mut vars = ProblemVariables::new();
@@ -114,29 +144,7 @@ pub fn solve(lp: &Lp, opts: &SolveOptions) -> Result<Solved, SolveError> {
     if let Some(t) = opts.time_limit_seconds {
         model.set_option("time_limit", t);
     }
-    let solved = model
-        .try_solve()
-        .map_err(|e| SolveError::Solver(format!("{e:?}")))?;
-    let status = match solved.status() {
-        HighsModelStatus::Optimal => Status::Optimal,
-        HighsModelStatus::Infeasible => return Err(SolveError::Infeasible),
-        HighsModelStatus::Unbounded | HighsModelStatus::UnboundedOrInfeasible => {
-            return Err(SolveError::Unbounded);
-        }
-        HighsModelStatus::ReachedTimeLimit
-        | HighsModelStatus::ReachedIterationLimit
-        | HighsModelStatus::ReachedInterrupt => Status::TimeLimit,
-        other => {
-            return Err(SolveError::Solver(format!(
-                "HiGHS ended with status {other:?}"
-            )));
-        }
-    };
-    if solved.primal_solution_status() != highs::HighsSolutionStatus::Feasible {
-        return Err(SolveError::NoSolutionInTime(
-            opts.time_limit_seconds.unwrap_or(0.0),
-        ));
-    }
+    let (solved, status) = run(model, opts.time_limit_seconds)?;
     let values = solved.get_solution().columns().to_vec();
     let objective = lp.objective(&values);
     let lower_bound = if lp.is_mip() {
@@ -251,27 +259,7 @@ impl Master {
         }
         self.solves += 1;
         model.set_option("threads", self.threads.max(1) as i32);
-        let solved = model
-            .try_solve()
-            .map_err(|e| SolveError::Solver(format!("{e:?}")))?;
-        let status = match solved.status() {
-            HighsModelStatus::Optimal => Status::Optimal,
-            HighsModelStatus::Infeasible => return Err(SolveError::Infeasible),
-            HighsModelStatus::Unbounded | HighsModelStatus::UnboundedOrInfeasible => {
-                return Err(SolveError::Unbounded);
-            }
-            HighsModelStatus::ReachedTimeLimit
-            | HighsModelStatus::ReachedIterationLimit
-            | HighsModelStatus::ReachedInterrupt => Status::TimeLimit,
-            other => {
-                return Err(SolveError::Solver(format!(
-                    "HiGHS ended with status {other:?}"
-                )));
-            }
-        };
-        if solved.primal_solution_status() != highs::HighsSolutionStatus::Feasible {
-            return Err(SolveError::NoSolutionInTime(time_limit.unwrap_or(0.0)));
-        }
+        let (solved, status) = run(model, time_limit)?;
         let sol = solved.get_solution();
         let values = sol.columns().to_vec();
         let row_duals = sol.dual_rows().to_vec();
