@@ -18,7 +18,7 @@ fn check(env: &[(&str, &str)], unset: &[&str]) -> Output {
     c.output().expect("bin/setup runs")
 }
 
-fn line<'a>(out: &'a Output, name: &str) -> String {
+fn line(out: &Output, name: &str) -> String {
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .find(|l| l.trim_start().starts_with(name))

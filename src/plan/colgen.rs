@@ -41,6 +41,9 @@ pub struct Generated {
     pub solve_seconds: f64,
     pub pricing_seconds: f64,
     pub algorithm: &'static str,
+    /// The integer model solved last (generated columns the LP does not use fixed at
+    /// zero), when tier prices fall; `None` when the master LP was the model solved.
+    pub integer_model: Option<super::lp::Lp>,
 }
 
 /// The placements each cohort starts with: per billing cycle it can be billed to (or
@@ -224,6 +227,7 @@ pub fn solve(
     values.resize(m.lp.cols.len(), 0.0);
     let mut objective = point.objective;
     let mut algorithm = "column-generation";
+    let mut integer_model = None;
     if m.lp.is_mip() {
         // Falling tier prices: the integer model over the generated columns.
         let mut o = *opts;
@@ -239,7 +243,9 @@ pub fn solve(
                 }
             }
         }
-        match solve::solve(&restricted, &o) {
+        let outcome = solve::solve(&restricted, &o);
+        integer_model = Some(restricted);
+        match outcome {
             Ok(solved) => {
                 solve_s += solved.solve_seconds;
                 if solved.status != Status::Optimal {
@@ -263,5 +269,6 @@ pub fn solve(
         solve_seconds: solve_s,
         pricing_seconds: pricing_s,
         algorithm,
+        integer_model,
     })
 }

@@ -155,6 +155,9 @@ pub struct LpReport {
     /// Objective of the model solved last (the column-generation master, or its integer
     /// model when falling tier prices need binaries), in the same terms as `cost.total`.
     pub objective: f64,
+    /// What the model charged for devices it could not place (not a cost): the model
+    /// solved (and exported) has optimum `objective + unplaced_penalty`.
+    pub unplaced_penalty: f64,
     /// A valid lower bound on `cost.total` for the scenario as planned (these waves'
     /// spans): no plan, on this grid of placements, costs less.
     pub lower_bound: f64,
@@ -494,6 +497,7 @@ pub fn plan(
         solved.lower_bound = again.lower_bound;
         solved.objective = again.objective;
         solved.values = again.values;
+        solved.integer_model = again.integer_model;
         solved.rounds += again.rounds;
         solved.solve_seconds += again.solve_seconds;
         solved.pricing_seconds += again.pricing_seconds;
@@ -565,6 +569,7 @@ pub fn plan(
             Status::TimeLimit => "time_limit".into(),
         },
         objective: solved.objective - penalty,
+        unplaced_penalty: penalty,
         lower_bound,
         rounded_objective: total,
         rounding_gap: if lower_bound.abs() > 1e-9 {
@@ -587,7 +592,10 @@ pub fn plan(
         repaired_devices: repaired,
     };
     let models = if opts.keep_models {
-        vec![("plan".to_string(), m.lp)]
+        vec![(
+            "plan".to_string(),
+            solved.integer_model.take().unwrap_or(m.lp),
+        )]
     } else {
         Vec::new()
     };
