@@ -188,7 +188,7 @@ fn unplaced_penalty(s: &Scenario, p: &Prepared) -> f64 {
     let per_device = max_mb * (max_price + s.weights.congestion_per_gb / MB_PER_GB)
         + s.weights.risk_per_failed_attempt
         + days * s.weights.lateness_per_device_day;
-    1000.0 + 100.0 * per_device
+    1.0 + 2.0 * per_device
 }
 
 /// The cost of one device at one placement that does not depend on other devices:
