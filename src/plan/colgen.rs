@@ -228,7 +228,10 @@ pub fn solve(
     let mut objective = point.objective;
     let mut algorithm = "column-generation";
     let mut integer_model = None;
-    if m.lp.is_mip() {
+    if m.lp.is_mip() && integral_as_is(&m.lp, &mut values) {
+        // The LP already fills every falling tier in order: its point is integer.
+        algorithm = "column-generation (integral)";
+    } else if m.lp.is_mip() {
         // Falling tier prices: the integer model over the generated columns.
         let mut o = *opts;
         o.time_limit_seconds = left(&t0).map(|l| l.max(1.0));
@@ -271,4 +274,53 @@ pub fn solve(
         algorithm,
         integer_model,
     })
+}
+
+/// Whether the LP point becomes a point of the integer model by giving each integer
+/// column 0 or 1 (the tier-order binaries: each sits in its own rows with continuous
+/// columns only); if so, sets them. Their cost is zero, so the objective stays.
+fn integral_as_is(lp: &super::lp::Lp, values: &mut [f64]) -> bool {
+    let mut rows_of: Vec<Vec<usize>> = vec![Vec::new(); lp.cols.len()];
+    for (ri, r) in lp.rows.iter().enumerate() {
+        let ints: Vec<usize> = r
+            .coefs
+            .iter()
+            .map(|c| c.0)
+            .filter(|&c| lp.cols[c].integer)
+            .collect();
+        match ints.as_slice() {
+            [] => {}
+            [c] => rows_of[*c].push(ri),
+            _ => return false,
+        }
+    }
+    let mut chosen = Vec::new();
+    for (c, col) in lp.cols.iter().enumerate() {
+        if !col.integer {
+            continue;
+        }
+        let fits = |v: f64| {
+            rows_of[c].iter().all(|&ri| {
+                let r = &lp.rows[ri];
+                let act: f64 = r
+                    .coefs
+                    .iter()
+                    .map(|&(j, a)| a * if j == c { v } else { values[j] })
+                    .sum();
+                let tol = 1e-7 * (1.0 + act.abs());
+                act >= r.lb - tol && act <= r.ub + tol
+            })
+        };
+        match [0.0, 1.0]
+            .into_iter()
+            .find(|&v| v >= col.lb && v <= col.ub && fits(v))
+        {
+            Some(v) => chosen.push((c, v)),
+            None => return false,
+        }
+    }
+    for (c, v) in chosen {
+        values[c] = v;
+    }
+    true
 }
