@@ -338,7 +338,6 @@ fn wave_spans(s: &Scenario, w: &SpanInputs<'_>, progress: &dyn Fn(&str)) -> Wave
             if let Some(e) = spans::earliest_finish(s, &prepared, inputs) {
                 end = e;
                 for c in &mut prepared.cohorts {
-                    c.span.1 = e;
                     c.placements.retain(|pl| pl.end <= e);
                 }
             }

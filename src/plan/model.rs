@@ -161,8 +161,9 @@ pub fn build(s: &Scenario, p: &Prepared, inputs: &ModelInputs) -> PlanModel {
     };
     every_device_is_placed_or_reported(&mut m, p);
     pool_cycles(&mut m, s, inputs);
-    overage_is_usage_above_allowance(&mut m, s, p);
-    hard_caps_keep_their_headroom(&mut m, s, p);
+    let most = candidate_update_mb(&m, p);
+    overage_is_usage_above_allowance(&mut m, s, &most);
+    hard_caps_keep_their_headroom(&mut m, s, &most);
     regional_load_above_capacity_is_congestion(&mut m, s, p);
     m
 }
@@ -264,8 +265,7 @@ fn candidate_update_mb(m: &PlanModel, p: &Prepared) -> Vec<(f64, f64)> {
 
 /// A pool's overage in a cycle is what its usage (baseline + update bytes of home-zone
 /// downloads starting in the cycle) exceeds the allowance by, priced through its tiers.
-fn overage_is_usage_above_allowance(m: &mut PlanModel, s: &Scenario, p: &Prepared) {
-    let most = candidate_update_mb(m, p);
+fn overage_is_usage_above_allowance(m: &mut PlanModel, s: &Scenario, most: &[(f64, f64)]) {
     for (yi, &(most_mb, _)) in most.iter().enumerate() {
         let (pi, cy, already) = (
             m.pool_cycles[yi].pool,
@@ -303,8 +303,7 @@ fn overage_is_usage_above_allowance(m: &mut PlanModel, s: &Scenario, p: &Prepare
 /// A `pause`/`throttle` pool's usage stays at least its headroom below the cap in every
 /// cycle (carriers enforce caps late, at session close): `cap_headroom_mb`, or by default
 /// the largest single expected download that may start in the cycle.
-fn hard_caps_keep_their_headroom(m: &mut PlanModel, s: &Scenario, p: &Prepared) {
-    let most = candidate_update_mb(m, p);
+fn hard_caps_keep_their_headroom(m: &mut PlanModel, s: &Scenario, most: &[(f64, f64)]) {
     for (yi, &(_, largest)) in most.iter().enumerate() {
         let pc = &m.pool_cycles[yi];
         let pool = &s.pools[pc.pool];

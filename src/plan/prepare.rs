@@ -114,11 +114,6 @@ pub fn hours_touched(tz: Tz, from: Instant, to: Instant) -> Vec<usize> {
     out
 }
 
-/// [`hours_touched`] into a reused buffer.
-pub fn hours_touched_into(tz: Tz, from: Instant, to: Instant, out: &mut Vec<usize>) {
-    *out = hours_touched(tz, from, to);
-}
-
 /// Conditions of a profile over some hours: the lowest throughput, mean drop rate and
 /// mean p_online (the contract's rule for the assumed throughput).
 pub fn conditions(profile: &Profile, hours: &[usize]) -> Conditions {
@@ -199,8 +194,6 @@ pub struct Cohort {
     pub zone_price: Option<PricePerMb>,
     /// Per hour of week: lowest member throughput, mean p_online, mean drop rate.
     pub profile: Profile,
-    /// The wave's span: downloads start at or after `.0` and end by `.1`.
-    pub span: (Instant, Instant),
     /// Every placement the cohort may take, in time order (the candidates the model's
     /// columns are generated from).
     pub placements: Vec<Placement>,
@@ -445,7 +438,6 @@ pub fn prepare(
             payload,
             zone_price,
             profile,
-            span: assignment.span,
             placements,
             no_placement,
         });
@@ -499,7 +491,6 @@ fn step_minutes(slot_minutes: u32) -> u32 {
 #[derive(Debug, Clone)]
 pub struct Occurrence {
     pub start: Instant,
-    pub end: Instant,
     /// Per step from `start`: hour of week at the step's first and last second.
     steps: Vec<(u8, u8)>,
 }
@@ -533,7 +524,7 @@ fn calendar(ws: &WindowSet, tz: Tz, span: (Instant, Instant), step: u32) -> Vec<
                     (hour_of_week(tz, a) as u8, hour_of_week(tz, b) as u8)
                 })
                 .collect();
-            Occurrence { start, end, steps }
+            Occurrence { start, steps }
         })
         .collect()
 }

@@ -6,7 +6,7 @@
 //! the devices most likely online taking each one. Pure.
 
 use super::model::{PlanModel, own_cost};
-use super::prepare::{Prepared, conditions};
+use super::prepare::{Prepared, conditions, hours_touched};
 use crate::domain::{DeviceIdx, Scenario};
 use crate::units::Instant;
 
@@ -67,8 +67,9 @@ pub fn round_counts(m: &PlanModel, p: &Prepared, values: &[f64]) -> Counts {
 }
 
 /// What the hard limits have left: MB under each pool-cycle's cap room and under each
-/// region's hard capacity per load slot.
-struct Room<'a> {
+/// region's hard capacity per load slot. Shared with `spans`, which fills an early wave
+/// against the same limits.
+pub(super) struct Room<'a> {
     s: &'a Scenario,
     m: &'a PlanModel,
     p: &'a Prepared,
@@ -78,7 +79,12 @@ struct Room<'a> {
 }
 
 impl<'a> Room<'a> {
-    fn new(s: &'a Scenario, m: &'a PlanModel, p: &'a Prepared, counts: &Counts) -> Room<'a> {
+    pub(super) fn new(
+        s: &'a Scenario,
+        m: &'a PlanModel,
+        p: &'a Prepared,
+        counts: &Counts,
+    ) -> Room<'a> {
         let mut r = Room {
             s,
             m,
@@ -101,7 +107,7 @@ impl<'a> Room<'a> {
     fn mb(&self, ci: usize, k: usize) -> f64 {
         self.p.cohorts[ci].placements[k].expected_bytes / 1e6
     }
-    fn add(&mut self, ci: usize, k: usize, n: f64) {
+    pub(super) fn add(&mut self, ci: usize, k: usize, n: f64) {
         let c = &self.p.cohorts[ci];
         let pl = &c.placements[k];
         let mb = self.mb(ci, k) * n;
@@ -132,7 +138,7 @@ impl<'a> Room<'a> {
             .spread(pl.start, pl.end)
             .any(|(t, share)| self.load[r * self.p.grid.n + t] + extra * share > h + 1e-6)
     }
-    fn fits(&self, ci: usize, k: usize) -> bool {
+    pub(super) fn fits(&self, ci: usize, k: usize) -> bool {
         let mb = self.mb(ci, k);
         self.over_cycle(ci, k, mb).is_none() && !self.over_slot(ci, k, mb)
     }
@@ -290,10 +296,9 @@ pub fn assign(
         };
         let mut ks = counts.placed[ci].clone();
         ks.sort_unstable();
-        let mut hours = Vec::new();
         for (k, n) in ks {
             let pl = &c.placements[k];
-            super::prepare::hours_touched_into(c.tz, pl.start, pl.end, &mut hours);
+            let hours = hours_touched(c.tz, pl.start, pl.end);
             let chosen: Vec<DeviceIdx> = if uniform {
                 free.drain(..n as usize).collect()
             } else {

@@ -6,55 +6,32 @@
 
 use super::model::{self, ModelInputs};
 use super::prepare::Prepared;
+use super::round::{Counts, Room};
 use crate::domain::Scenario;
 use crate::units::Instant;
 
 /// `None` when no device of the wave can be placed at all.
 pub fn earliest_finish(s: &Scenario, p: &Prepared, inputs: &ModelInputs) -> Option<Instant> {
     let m = model::build(s, p, inputs);
-    let hard_slot: Vec<Option<f64>> = s
-        .regions
-        .iter()
-        .map(|r| r.hard_capacity_mb_per_hour.map(|h| h * p.grid.slot_hours()))
-        .collect();
-    let mut cycle = vec![0.0; m.pool_cycles.len()];
-    let mut load = vec![0.0; s.regions.len() * p.grid.n];
+    let none = Counts {
+        placed: vec![Vec::new(); p.cohorts.len()],
+        unplaced: vec![0; p.cohorts.len()],
+    };
+    let mut room = Room::new(s, &m, p, &none);
     let mut finish: Option<Instant> = None;
-    for c in &p.cohorts {
-        let r = c.key.region.0 as usize;
+    for (ci, c) in p.cohorts.iter().enumerate() {
         let mut order: Vec<usize> = (0..c.placements.len()).collect();
         order.sort_by_key(|&k| (c.placements[k].end, c.placements[k].start));
         // Room only shrinks while this cohort's devices are placed, so the first
         // placement with room never moves back.
         let mut at = 0;
         for _ in &c.devices {
-            while at < order.len() {
-                let pl = &c.placements[order[at]];
-                let mb = pl.expected_bytes / 1e6;
-                let yi = m.cycle_at(c, pl.start);
-                let cap_ok = yi.is_none_or(|yi| {
-                    m.pool_cycles[yi]
-                        .cap_room_mb
-                        .is_none_or(|room| cycle[yi] + mb <= room + 1e-6)
-                });
-                let spread = p.grid.spread(pl.start, pl.end);
-                let slot_ok = hard_slot[r].is_none_or(|h| {
-                    spread
-                        .clone()
-                        .all(|(t, share)| load[r * p.grid.n + t] + mb * share <= h + 1e-6)
-                });
-                if cap_ok && slot_ok {
-                    if let Some(yi) = yi {
-                        cycle[yi] += mb;
-                    }
-                    for (t, share) in spread {
-                        load[r * p.grid.n + t] += mb * share;
-                    }
-                    finish = finish.max(Some(pl.end));
-                    break;
-                }
+            while at < order.len() && !room.fits(ci, order[at]) {
                 at += 1;
             }
+            let Some(&k) = order.get(at) else { break };
+            room.add(ci, k, 1.0);
+            finish = finish.max(Some(c.placements[k].end));
         }
     }
     finish
