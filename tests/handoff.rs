@@ -345,3 +345,87 @@ fn bad_exports_fail_with_one_line_and_write_nothing() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("--document-source"));
     assert!(!out.exists());
 }
+
+async fn get(app: &axum::Router, uri: &str) -> (axum::http::StatusCode, Value) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let req = axum::http::Request::builder()
+        .uri(uri)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_http_export_is_the_cli_export() {
+    use axum::http::StatusCode;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let data = tempfile::tempdir().unwrap();
+    let mut cfg = otaplan::server::ServerConfig::new(data.path().to_path_buf());
+    cfg.scenario_root = Some(common::data(""));
+    let app = otaplan::server::router(otaplan::server::AppState::open(cfg).unwrap());
+    let req = axum::http::Request::builder()
+        .method("POST")
+        .uri("/v1/plans")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(r#"{"scenario_dir": "minimal"}"#))
+        .unwrap();
+    let resp = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let plan: Value =
+        serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    let id = plan["id"].as_str().unwrap();
+    let plan_dir = data.path().join("plans").join(id).join("plan");
+    for t in TARGETS {
+        let q = "?document_source=https://s3.example/doc.json&thing_arn=arn:aws:iot:eu-west-1:1:thing/%7Bdevice_id%7D";
+        let (s, got) = get(&app, &format!("/v1/plans/{id}/export/{t}{q}")).await;
+        assert_eq!(s, StatusCode::OK, "{got}");
+        let out = tempfile::tempdir().unwrap();
+        let o = export(
+            &plan_dir,
+            &[
+                "--to",
+                t,
+                "--out",
+                out.path().to_str().unwrap(),
+                "--document-source",
+                "https://s3.example/doc.json",
+                "--thing-arn",
+                "arn:aws:iot:eu-west-1:1:thing/{device_id}",
+            ],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(got["calls"], json(&out.path().join("calls.json")), "{t}");
+        for f in got["files"].as_array().unwrap() {
+            assert_eq!(
+                f["body"],
+                json(&out.path().join(f["name"].as_str().unwrap())),
+                "{t}"
+            );
+        }
+        let readme = std::fs::read_to_string(out.path().join("README.txt")).unwrap();
+        assert_eq!(got["readme"], Value::String(readme));
+    }
+    let (s, got) = get(&app, &format!("/v1/plans/{id}/export/jenkins")).await;
+    assert_eq!(
+        (s, got["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unknown_target"))
+    );
+    let (s, got) = get(&app, &format!("/v1/plans/{id}/export/aws-iot-jobs")).await;
+    assert_eq!(
+        (s, got["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("cannot_export")),
+        "{got}"
+    );
+    let (s, _) = get(&app, "/v1/plans/nope/export/mender").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, doc) = get(&app, "/openapi.json").await;
+    assert!(doc["paths"]["/v1/plans/{id}/export/{target}"]["get"].is_object());
+}
