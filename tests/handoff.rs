@@ -429,3 +429,42 @@ async fn the_http_export_is_the_cli_export() {
     let (_, doc) = get(&app, "/openapi.json").await;
     assert!(doc["paths"]["/v1/plans/{id}/export/{target}"]["get"].is_object());
 }
+
+#[test]
+fn a_new_export_into_the_same_folder_leaves_no_stale_request() {
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().to_str().unwrap();
+    let doc = "https://s3.example/doc.json";
+    for prefix in ["first", "second"] {
+        let r = export(
+            sample(),
+            &[
+                "--to",
+                "aws-iot-jobs",
+                "--out",
+                o,
+                "--document-source",
+                doc,
+                "--prefix",
+                prefix,
+            ],
+        );
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    }
+    let calls = json(&out.path().join("calls.json"));
+    let mut names: Vec<String> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|f| f.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "calls.json" && n != "README.txt")
+        .collect();
+    names.sort();
+    let mut listed: Vec<String> = calls
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["body"].as_str().unwrap().to_string())
+        .collect();
+    listed.sort();
+    assert_eq!(names, listed);
+    assert!(names.iter().all(|n| n.contains("-second-")));
+}
