@@ -16,7 +16,7 @@
 
 use super::model::PlanModel;
 use super::prepare::Prepared;
-use super::solve::{self, Master, SolveError, SolveOptions, Status};
+use super::solve::{self, Algorithm, Master, SolveError, SolveOptions, Status};
 use crate::domain::Scenario;
 use rayon::prelude::*;
 use std::time::Instant as Clock;
@@ -40,7 +40,7 @@ pub struct Generated {
     pub rounds: usize,
     pub solve_seconds: f64,
     pub pricing_seconds: f64,
-    pub algorithm: &'static str,
+    pub algorithm: Algorithm,
     /// The integer model solved last (generated columns the LP does not use fixed at
     /// zero), when tier prices fall; `None` when the master LP was the model solved.
     pub integer_model: Option<super::lp::Lp>,
@@ -259,7 +259,7 @@ fn relaxation(
         rounds,
         solve_seconds: solve_s,
         pricing_seconds: pricing_s,
-        algorithm: "column-generation",
+        algorithm: Algorithm::ColumnGeneration,
         integer_model: None,
     })
 }
@@ -275,9 +275,9 @@ fn integer_point(
     mut g: Generated,
 ) -> Result<Generated, SolveError> {
     if m.lp.is_mip() && integral_as_is(&m.lp, &mut g.values) {
-        g.algorithm = "column-generation (integral)";
+        g.algorithm = Algorithm::ColumnGenerationIntegral;
     } else if m.lp.is_mip() {
-        g.algorithm = "column-generation+branch-and-bound";
+        g.algorithm = Algorithm::PriceAndBranch;
         let mut restricted = m.lp.clone();
         for cols in &m.x {
             for &(_, col) in cols {
