@@ -23,7 +23,7 @@ use prepare::{Assignment, Grid, Prepared};
 use serde::Serialize;
 use std::time::Instant as Clock;
 
-pub use solve::{SolveError, SolveOptions, Status};
+pub use solve::{Algorithm, SolveError, SolveOptions, Status};
 
 /// Where a device stands when a paused rollout is re-planned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,9 +149,9 @@ pub struct UnscheduledRow {
 }
 
 /// The solver's side of the story: one model for every wave.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LpReport {
-    pub status: String,
+    pub status: Status,
     /// Objective of the model solved last (the column-generation master, or its integer
     /// model when falling tier prices need binaries), in the same terms as `cost.total`.
     pub objective: f64,
@@ -173,7 +173,7 @@ pub struct LpReport {
     pub constraints: usize,
     pub nonzeros: usize,
     pub cohorts: usize,
-    pub algorithm: String,
+    pub algorithm: Algorithm,
     /// Column-generation rounds (master solves).
     pub rounds: usize,
     pub build_seconds: f64,
@@ -563,10 +563,7 @@ pub fn plan(
     let penalty = m.unplaced_penalty * unplaced_lp;
     let total = accounting.cost.total;
     let lp = LpReport {
-        status: match solved.status {
-            Status::Optimal => "optimal".into(),
-            Status::TimeLimit => "time_limit".into(),
-        },
+        status: solved.status,
         objective: solved.objective - penalty,
         unplaced_penalty: penalty,
         lower_bound,
@@ -582,7 +579,7 @@ pub fn plan(
         constraints: m.lp.rows.len(),
         nonzeros: m.lp.nonzeros(),
         cohorts: prepared.cohorts.len(),
-        algorithm: solved.algorithm.into(),
+        algorithm: solved.algorithm,
         rounds: solved.rounds,
         build_seconds,
         solve_seconds: solved.solve_seconds,
