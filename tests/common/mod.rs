@@ -300,6 +300,27 @@ pub fn check_invariants_with(
             *slot += f(r, "expected_bytes") / 1e6 * ov / len;
         }
     }
+    // Downloads in flight at a re-plan's --now (spent.csv) load their region too.
+    let spent_path = out.join("spent.csv");
+    let spent = if spent_path.exists() {
+        read_csv(&spent_path)
+    } else {
+        Vec::new()
+    };
+    for sp in spent.iter().filter(|r| r["kind"] == "in_flight") {
+        let d = by_id[sp["device_id"].as_str()];
+        let (ws, we) = (ts(&sp["at"]), ts(&sp["load_until"]));
+        let len = (we - ws).num_milliseconds() as f64;
+        let l = load
+            .entry(s.region(d.region).name.clone())
+            .or_insert_with(|| vec![0.0; nslots + 1]);
+        for (i, slot) in l.iter_mut().enumerate() {
+            let a = s.start + chrono::Duration::minutes(i as i64 * slot_min);
+            let b = a + chrono::Duration::minutes(slot_min);
+            let ov = (we.min(b) - ws.max(a)).num_milliseconds().max(0) as f64;
+            *slot += f(sp, "bytes") / 1e6 * ov / len;
+        }
+    }
     let mut congestion = 0.0;
     for reg in summary["regions"].as_array().unwrap() {
         let r = &s.regions[s.region_id(reg["region"].as_str().unwrap()).unwrap().0 as usize];
