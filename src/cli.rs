@@ -334,15 +334,7 @@ fn plan(a: &PlanArgs) -> ExitCode {
                 original.as_deref(),
             ) {
                 Ok(r) => Some(r),
-                Err(d) => {
-                    pb.finish_and_clear();
-                    print_diagnostics(&d, MessageFormat::Text);
-                    eprintln!(
-                        "{}; nothing was planned",
-                        count(d.error_count(), "error", "errors")
-                    );
-                    return ExitCode::from(EXIT_BAD_INPUT);
-                }
+                Err(d) => return nothing_planned(&pb, &d),
             }
         }
         _ => None,
@@ -389,13 +381,7 @@ fn plan(a: &PlanArgs) -> ExitCode {
     let plan = match result {
         Ok(p) => p,
         Err(crate::plan::PlanError::Input { diagnostics: d }) => {
-            pb.finish_and_clear();
-            print_diagnostics(&d, MessageFormat::Text);
-            eprintln!(
-                "{}; nothing was planned",
-                count(d.error_count(), "error", "errors")
-            );
-            return ExitCode::from(EXIT_BAD_INPUT);
+            return nothing_planned(&pb, &d);
         }
         Err(e) => {
             pb.finish_and_clear();
@@ -482,6 +468,17 @@ fn plan(a: &PlanArgs) -> ExitCode {
         a.out.display()
     );
     ExitCode::SUCCESS
+}
+
+/// Bad re-plan input: every diagnostic, then "N errors; nothing was planned" (exit 1).
+fn nothing_planned(pb: &indicatif::ProgressBar, d: &Diagnostics) -> ExitCode {
+    pb.finish_and_clear();
+    print_diagnostics(d, MessageFormat::Text);
+    eprintln!(
+        "{}; nothing was planned",
+        count(d.error_count(), "error", "errors")
+    );
+    ExitCode::from(EXIT_BAD_INPUT)
 }
 
 /// Devices of a re-plan that progress.csv reports done or downloading (and that are not

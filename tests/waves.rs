@@ -4,23 +4,8 @@
 mod common;
 use assert_cmd::Command;
 use common::*;
-use otaplan::generate::{GenerateOptions, Preset, TableFormat, generate};
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
-
-fn generated(devices: usize, seed: u64) -> tempfile::TempDir {
-    let d = tempfile::tempdir().unwrap();
-    let opts = GenerateOptions {
-        devices,
-        seed,
-        out: d.path().to_path_buf(),
-        preset: Preset::Bench,
-        coverage_days: Some(0),
-        devices_format: TableFormat::Csv,
-    };
-    generate(&opts, &|_, _| {}).unwrap();
-    d
-}
 
 fn devices(dir: &Path) -> HashMap<String, HashMap<String, String>> {
     read_csv(&dir.join("devices.csv"))

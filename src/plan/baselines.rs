@@ -248,10 +248,7 @@ pub(super) fn download_at(s: &Scenario, d: &Dev<'_>, t: Instant) -> Download {
     Download {
         pool: dev.pool,
         region: dev.region,
-        zone_price: dev
-            .zone
-            .as_ref()
-            .and_then(|z| s.pool(dev.pool).zone_rates.get(z).map(|p| p.0)),
+        zone_price: evaluate::zone_price(s, dev),
         expected_bytes: (expected.ceil() as u64).max(d.payload.bytes.0),
         window_start: t,
         window_end: end,

@@ -92,6 +92,13 @@ pub struct LoadGrid {
     pub slot_minutes: u32,
 }
 
+/// The price per MB a device's traffic pays outside its pool: `None` in the home zone.
+pub fn zone_price(s: &Scenario, dev: &crate::domain::Device) -> Option<f64> {
+    dev.zone
+        .as_ref()
+        .and_then(|z| s.pool(dev.pool).zone_rates.get(z).map(|p| p.0))
+}
+
 /// Update bytes spent before planning (re-planning after a pause): what devices that
 /// are done, failed or downloading have already used, and what downloads in flight at
 /// `--now` are still expected to fetch.
@@ -124,10 +131,7 @@ impl Spent {
             device: d,
             pool: dev.pool,
             region: dev.region,
-            zone_price: dev
-                .zone
-                .as_ref()
-                .and_then(|z| s.pool(dev.pool).zone_rates.get(z).map(|p| p.0)),
+            zone_price: zone_price(s, dev),
             at,
             bytes,
             load_until,

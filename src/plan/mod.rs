@@ -259,10 +259,7 @@ pub fn download_of(s: &Scenario, r: &PlanRow) -> Download {
     Download {
         pool: d.pool,
         region: d.region,
-        zone_price: d
-            .zone
-            .as_ref()
-            .and_then(|z| s.pool(d.pool).zone_rates.get(z).map(|p| p.0)),
+        zone_price: evaluate::zone_price(s, d),
         expected_bytes: r.expected_bytes,
         window_start: r.window_start,
         window_end: r.window_end,

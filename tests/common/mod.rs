@@ -15,6 +15,21 @@ pub fn data(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// A generated `bench` fleet of `devices` (no coverage history) in a temporary folder.
+pub fn generated(devices: usize, seed: u64) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let opts = otaplan::generate::GenerateOptions {
+        devices,
+        seed,
+        out: d.path().to_path_buf(),
+        preset: otaplan::generate::Preset::Bench,
+        coverage_days: Some(0),
+        devices_format: otaplan::generate::TableFormat::Csv,
+    };
+    otaplan::generate::generate(&opts, &|_, _| {}).unwrap();
+    d
+}
+
 /// Runs `otaplan plan DIR --out OUT --quiet [extra…]` and asserts success.
 pub fn run_plan(dir: &Path, out: &Path, extra: &[&str]) {
     let o = Command::cargo_bin("otaplan")
