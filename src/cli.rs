@@ -196,6 +196,11 @@ pub struct PlanArgs {
     /// Re-plan from this instant (RFC 3339 with an offset); no window starts before it.
     #[arg(long, requires = "progress")]
     pub now: Option<String>,
+    /// Re-planning: the folder of the plan being re-planned. Its summary.json gives the
+    /// gates of waves whose done devices have no `at` (otherwise they are re-made from
+    /// the scenario).
+    #[arg(long, requires = "progress")]
+    pub original: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -372,17 +377,21 @@ fn plan(a: &PlanArgs) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    let replan = match replan_inputs(a, &loaded.scenario, &coverage) {
-        Ok(r) => r,
-        Err(d) => {
-            pb.finish_and_clear();
-            print_diagnostics(&d, MessageFormat::Text);
-            eprintln!(
-                "{}; nothing was planned",
-                count(d.error_count(), "error", "errors")
-            );
-            return ExitCode::from(EXIT_BAD_INPUT);
+    let replan = match (&a.progress, &a.now) {
+        (Some(path), Some(now)) => {
+            let original = a.original.as_ref().map(|d| d.join("summary.json"));
+            match ingest::progress::read_replan(
+                &loaded.scenario,
+                path,
+                now,
+                "--now",
+                original.as_deref(),
+            ) {
+                Ok(r) => Some(r),
+                Err(d) => return nothing_planned(&pb, &d),
+            }
         }
+        _ => None,
     };
     let (done, downloading) = replan
         .as_ref()
@@ -394,18 +403,22 @@ fn plan(a: &PlanArgs) -> ExitCode {
         },
         keep_models: a.export_model.is_some(),
         skip_baselines: a.no_baselines,
-        replan,
+        replan: None,
     };
     timings.coverage_seconds = clock.elapsed().as_secs_f64();
     let clock = std::time::Instant::now();
     let s = &loaded.scenario;
     let steps: std::cell::RefCell<Vec<(String, std::time::Instant)>> = Default::default();
-    let result = crate::plan::plan(s, &coverage, &opts, &|step| {
+    let tell = |step: &str| {
         steps
             .borrow_mut()
             .push((step.to_string(), std::time::Instant::now()));
         pb.set_message(step.to_string())
-    });
+    };
+    let result = match replan {
+        Some(r) => crate::plan::replan(s, &coverage, r, &opts, &tell),
+        None => crate::plan::plan(s, &coverage, &opts, &tell),
+    };
     let end = std::time::Instant::now();
     let steps = steps.into_inner();
     timings.plan_steps = steps
@@ -421,6 +434,9 @@ fn plan(a: &PlanArgs) -> ExitCode {
         .collect();
     let plan = match result {
         Ok(p) => p,
+        Err(crate::plan::PlanError::Input { diagnostics: d }) => {
+            return nothing_planned(&pb, &d);
+        }
         Err(e) => {
             pb.finish_and_clear();
             eprintln!("error: {e}");
@@ -450,21 +466,17 @@ fn plan(a: &PlanArgs) -> ExitCode {
             });
         }
     }
-    let written = crate::output::write_plan(&a.out, s, &plan, coverage.source, timings.clone())
-        .and_then(|_| {
-            if a.format == PlanFormat::Parquet {
-                crate::ingest::export::write_plan_parquet(&a.out.join("plan.parquet"), s, &plan)
-            } else {
-                Ok(())
-            }
-        })
-        .and_then(|_| {
-            if a.no_report {
-                return Ok(());
-            }
-            let input = crate::output::report_input(s, &plan, coverage.source)?;
-            crate::output::write_report(&a.out, &input)
-        });
+    let written = crate::ingest::export::write_plan_folder(
+        &a.out,
+        s,
+        &plan,
+        coverage.source,
+        timings.clone(),
+        crate::ingest::export::FolderOptions {
+            parquet: a.format == PlanFormat::Parquet,
+            report: !a.no_report,
+        },
+    );
     pb.finish_and_clear();
     if let Err(e) = written {
         eprintln!("error: cannot write the plan into {}: {e}", a.out.display());
@@ -510,6 +522,17 @@ fn plan(a: &PlanArgs) -> ExitCode {
         a.out.display()
     );
     ExitCode::SUCCESS
+}
+
+/// Bad re-plan input: every diagnostic, then "N errors; nothing was planned" (exit 1).
+fn nothing_planned(pb: &indicatif::ProgressBar, d: &Diagnostics) -> ExitCode {
+    pb.finish_and_clear();
+    print_diagnostics(d, MessageFormat::Text);
+    eprintln!(
+        "{}; nothing was planned",
+        count(d.error_count(), "error", "errors")
+    );
+    ExitCode::from(EXIT_BAD_INPUT)
 }
 
 /// Devices of a re-plan that progress.csv reports done or downloading (and that are not
@@ -738,62 +761,6 @@ fn fit_coverage(a: &FitCoverageArgs) -> ExitCode {
     }
 }
 
-/// Resolves `--progress` and `--now` into a [`crate::plan::Replan`]: reads the progress
-/// table and re-plans the original scenario once to learn the gates finished waves keep.
-fn replan_inputs(
-    a: &PlanArgs,
-    s: &crate::domain::Scenario,
-    coverage: &crate::coverage::CoverageModel,
-) -> Result<Option<crate::plan::Replan>, Diagnostics> {
-    let (Some(path), Some(now)) = (&a.progress, &a.now) else {
-        return Ok(None);
-    };
-    let now = crate::ingest::table::parse_instant(now).map_err(|msg| {
-        let mut d = Diagnostics::default();
-        d.push(crate::diag::Diagnostic::error("--now", msg).value(now.clone()));
-        d
-    })?;
-    if now >= s.deadline {
-        let mut d = Diagnostics::default();
-        d.push(
-            crate::diag::Diagnostic::error(
-                "--now",
-                "is not before the scenario's deadline: nothing is left to plan",
-            )
-            .value(crate::output::utc(now)),
-        );
-        return Err(d);
-    }
-    let progress = crate::ingest::progress::read_progress(path, s)?;
-    let original = crate::plan::plan(
-        s,
-        coverage,
-        &crate::plan::PlanOptions {
-            solve: crate::plan::SolveOptions {
-                time_limit_seconds: a.time_limit,
-                threads: a.threads,
-            },
-            keep_models: false,
-            skip_baselines: true,
-            replan: None,
-        },
-        &|_| {},
-    )
-    .map_err(|e| {
-        let mut d = Diagnostics::default();
-        d.push(crate::diag::Diagnostic::error(
-            "scenario",
-            format!("the original plan cannot be made: {e}"),
-        ));
-        d
-    })?;
-    Ok(Some(crate::plan::Replan {
-        now,
-        progress,
-        original_gates: original.waves.iter().map(|w| w.gate).collect(),
-    }))
-}
-
 /// Checks made before reading the scenario: the plan folder exists, holds a plan.csv,
 /// can take simulation.json, and was planned from this scenario (by summary.json's
 /// `scenario` name; device ids are compared when plan.csv is read).
@@ -873,7 +840,14 @@ fn simulate(a: &SimulateArgs) -> ExitCode {
         runs: a.runs,
         seed: a.seed,
     };
-    let sim = match crate::simulate::simulate(s, &coverage, &rows, opts, &|| bar.inc(1)) {
+    let spent = match ingest::progress::read_spent(&a.plan.join("spent.csv"), s) {
+        Ok(sp) => sp,
+        Err(d) => {
+            print_diagnostics(&d, MessageFormat::Text);
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let sim = match crate::simulate::simulate(s, &coverage, &rows, &spent, opts, &|| bar.inc(1)) {
         Ok(sim) => sim,
         Err(e) => {
             bar.finish_and_clear();

@@ -125,6 +125,9 @@ pub struct Summary {
     pub waves: Vec<WaveReport>,
     pub wave_notes: Vec<String>,
     pub baselines: Vec<crate::plan::baselines::BaselineReport>,
+    /// What the baselines' savings are measured against (absent without baselines).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_comparison: Option<crate::plan::baselines::Comparison>,
     pub stop_rules: crate::domain::StopRules,
     /// How expected bytes and success were modelled (so a reader can re-derive them).
     pub model_notes: Vec<String>,
@@ -216,20 +219,16 @@ pub fn summary(s: &Scenario, plan: &Plan, source: coverage::Source, timings: Tim
         regions,
         waves,
         wave_notes: plan.wave_notes.clone(),
-        baselines: plan
-            .baselines
-            .iter()
-            .map(|b| {
-                let mut b = b.clone();
-                for v in [&mut b.cost.total, &mut b.cost.overage, &mut b.cost.zone, &mut b.cost.congestion, &mut b.cost.risk, &mut b.cost.lateness, &mut b.plan_saves] {
-                    *v = money(*v);
-                }
-                b.peak_mb_per_hour = mb(b.peak_mb_per_hour);
-                b
-            })
-            .collect(),
+        baselines: rounded_baselines(plan),
+        baseline_comparison: plan.comparison.clone().map(|mut c| {
+            c.plan_spend = money(c.plan_spend);
+            c.plan_total = money(c.plan_total);
+            c.spend_per_device_not_updated = money(c.spend_per_device_not_updated);
+            c.total_per_device_not_updated = money(c.total_per_device_not_updated);
+            c
+        }),
         stop_rules: s.stop_rules.clone(),
-        model_notes: vec![
+        model_notes: [
             format!(
                 "expected_bytes = Σ over the payload's artifacts of size × (e^(h·d) − 1)/(h·d) when not resumable, size + h·d × {} bytes when resumable, × {} protocol overhead; d = size × 8 / throughput, h = mean drop rate over the window's local hours",
                 crate::plan::transfer::RESUME_OVERHEAD_BYTES,
@@ -243,12 +242,75 @@ pub fn summary(s: &Scenario, plan: &Plan, source: coverage::Source, timings: Tim
             "placements: a window starts a whole number of slots after one of the device's local windows opens and lasts whole slots, so a 4-hour local window gives 4 hours in any UTC offset; its bytes are spread over the UTC load slots it overlaps by the fraction it overlaps each".into(),
             "solver: column generation over every cohort's candidate placements (lp.candidate_placements), priced with HiGHS's row duals; lp.lower_bound = best master optimum + Σ cohorts n × min(0, least reduced cost), a valid bound on cost.total over plans with these wave spans and placements; lp.rounding_gap = (cost.total − lp.lower_bound) / lp.lower_bound".into(),
             "expected_bytes and p_success are the cohort's (devices the model cannot tell apart share them), so cost.total is what the model priced; throughput_kbps is the device's own lowest over its window".into(),
-        ],
+            "baselines: each covers every device needing the release; its bytes are billed in whatever cycle they fall, after the deadline too (such a cycle is charged only the overage its update bytes add); a download that would push a pause/throttle pool past cap_mb waits for the reset (paused_at_cap); devices left out are priced as baseline_comparison states".into(),
+        ]
+        .into_iter()
+        .chain(
+            plan.comparison
+                .iter()
+                .flat_map(|c| c.notes(&rounded_baselines(plan))),
+        )
+        .collect(),
         timings,
     }
 }
 
-/// Writes `plan.csv`, `unscheduled.csv` and `summary.json` into `dir`.
+/// The baselines as summary.json shows them: money rounded once, and each saving the
+/// difference of the rounded figures, so that `saving_total = total − plan_total` and
+/// `saving_spend = spend − plan_spend` hold to the cent as written.
+fn rounded_baselines(plan: &Plan) -> Vec<crate::plan::baselines::BaselineReport> {
+    let Some(cmp) = &plan.comparison else {
+        return Vec::new();
+    };
+    plan.baselines
+        .iter()
+        .map(|b| {
+            let mut b = b.clone();
+            for v in [
+                &mut b.cost.total,
+                &mut b.cost.overage,
+                &mut b.cost.zone,
+                &mut b.cost.congestion,
+                &mut b.cost.risk,
+                &mut b.cost.lateness,
+                &mut b.spend,
+                &mut b.total,
+            ] {
+                *v = money(*v);
+            }
+            b.saving_spend = money(b.spend - money(cmp.plan_spend));
+            b.saving_total = money(b.total - money(cmp.plan_total));
+            b.peak_mb_per_hour = mb(b.peak_mb_per_hour);
+            b
+        })
+        .collect()
+}
+
+/// `spent.csv` as text: the bytes a re-plan charged before its first window — `used`
+/// (what progress.csv reported, billed at its `at`) and `in_flight` (the rest of a
+/// download running at `--now`, billed then and carried as load until `load_until`).
+/// A fresh plan writes the header only.
+pub fn spent_csv(s: &Scenario, plan: &Plan) -> String {
+    let mut out = String::from("device_id,kind,bytes,at,load_until\n");
+    for sp in &plan.spent {
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{}",
+            csv_field(&s.devices[sp.device.0 as usize].id),
+            if sp.load_until.is_some() {
+                "in_flight"
+            } else {
+                "used"
+            },
+            sp.bytes,
+            utc(sp.at),
+            sp.load_until.map(utc).unwrap_or_default()
+        );
+    }
+    out
+}
+
+/// Writes `plan.csv`, `unscheduled.csv`, `spent.csv` and `summary.json` into `dir`.
 pub fn write_plan(
     dir: &Path,
     s: &Scenario,
@@ -263,6 +325,7 @@ pub fn write_plan(
         &dir.join("unscheduled.csv"),
         unscheduled_csv(s, plan).as_bytes(),
     )?;
+    write_atomic(&dir.join("spent.csv"), spent_csv(s, plan).as_bytes())?;
     timings.write_seconds = t0.elapsed().as_secs_f64();
     let json = serde_json::to_string_pretty(&summary(s, plan, source, timings))
         .map_err(io::Error::other)?;

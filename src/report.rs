@@ -76,8 +76,15 @@ pub struct Wave {
 pub struct Baseline {
     pub name: String,
     pub cost: Cost,
+    /// Overage + zone (devices it does not update priced as summary.json states).
     #[serde(default)]
-    pub plan_saves: f64,
+    pub spend: f64,
+    /// Baseline spend − plan spend.
+    #[serde(default)]
+    pub saving_spend: f64,
+    /// Baseline total − plan total.
+    #[serde(default)]
+    pub saving_total: f64,
 }
 
 /// What the report needs of `summary.json` (a subset of `output::Summary`, read back
@@ -224,11 +231,11 @@ pub fn headline(r: &ReportInput) -> Vec<(String, String)> {
     ];
     for b in &s.baselines {
         out.push((
-            format!("Saving vs {}", b.name),
+            format!("Saving vs {} (spend vs spend / total vs total)", b.name),
             format!(
-                "{} {c} (spend {} {c})",
-                money(b.plan_saves),
-                money(b.cost.overage + b.cost.zone)
+                "{} {c} / {} {c}",
+                money(b.saving_spend),
+                money(b.saving_total)
             ),
         ));
     }

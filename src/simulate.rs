@@ -7,7 +7,7 @@
 
 use crate::coverage::{CoverageModel, Profile, hour_of_week};
 use crate::domain::{Artifact, Scenario};
-use crate::plan::evaluate::{self, Accounting, CostBreakdown, Download};
+use crate::plan::evaluate::{self, Accounting, CostBreakdown, Download, Spent};
 use crate::plan::transfer::{PROTOCOL_OVERHEAD, RESUME_OVERHEAD_BYTES};
 use crate::plan::{PlanRow, download_of, load_grid};
 use crate::units::Instant;
@@ -387,7 +387,7 @@ type RunResult = (Accounting, usize, usize, usize);
 
 /// One run: every device's attempts, priced by the planner's accounting. Returns the
 /// accounting, the devices completed and the attempts made.
-fn run_once(devs: &[DeviceSim], s: &Scenario, seed: u64, run: u64) -> RunResult {
+fn run_once(devs: &[DeviceSim], s: &Scenario, spent: &[Spent], seed: u64, run: u64) -> RunResult {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(run);
     let mut downloads = Vec::with_capacity(devs.len() + devs.len() / 4);
@@ -421,18 +421,21 @@ fn run_once(devs: &[DeviceSim], s: &Scenario, seed: u64, run: u64) -> RunResult 
         }
     }
     (
-        evaluate::account(s, &downloads, &[], load_grid(s)),
+        evaluate::account(s, &downloads, spent, load_grid(s)),
         completed,
         attempts,
         failed_first,
     )
 }
 
-/// Replays `rows` `opts.runs` times; `tick` is called once per finished run.
+/// Replays `rows` `opts.runs` times; `tick` is called once per finished run. `spent` is
+/// what the plan charged before its first window (a re-plan's `spent.csv`): every run
+/// and the projection pay it exactly as the plan does.
 pub fn simulate(
     s: &Scenario,
     coverage: &CoverageModel,
     rows: &[PlanRow],
+    spent: &[Spent],
     opts: SimOptions,
     tick: &(dyn Fn() + Sync),
 ) -> Result<Simulation, SimError> {
@@ -443,13 +446,13 @@ pub fn simulate(
     let projected = evaluate::account(
         s,
         &rows.iter().map(|r| download_of(s, r)).collect::<Vec<_>>(),
-        &[],
+        spent,
         load_grid(s),
     );
     let results: Vec<RunResult> = (0..opts.runs as u64)
         .into_par_iter()
         .map(|run| {
-            let r = run_once(&devs, s, opts.seed, run);
+            let r = run_once(&devs, s, spent, opts.seed, run);
             tick();
             r
         })

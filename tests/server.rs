@@ -1,6 +1,7 @@
 //! The HTTP service through its router (tower `oneshot`) and over a real socket on
-//! 127.0.0.1: plan → poll → devices → replan, every kind of bad request answered with
-//! the right 4xx and the one JSON error shape, and plans kept across a restart.
+//! 127.0.0.1: plan → poll → devices → replan (the CLI's re-plan, byte for byte), every
+//! kind of bad request answered with the right 4xx and the one JSON error shape, and
+//! plans kept across a restart.
 
 mod common;
 
@@ -454,4 +455,92 @@ async fn over_a_real_socket() {
     let (s, bad) = http(addr, "POST", "/v1/plans", "[1,2").await;
     assert_eq!(s, 400);
     assert_eq!(bad["error"]["code"], "invalid_json");
+}
+
+async fn wait_done(addr: std::net::SocketAddr, id: &str) {
+    for _ in 0..1200 {
+        let (s, got) = http(addr, "GET", &format!("/v1/plans/{id}"), "").await;
+        assert_eq!(s, 200);
+        assert_ne!(got["status"], "failed", "{got}");
+        if got["status"] == "done" {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("plan {id} did not finish");
+}
+
+/// The CLI and `POST /v1/plans/{id}/replan` call one re-plan pipeline and one
+/// plan-folder writer: the same progress gives the same files, byte for byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_and_server_replans_write_the_same_files() {
+    let data = tempfile::tempdir().unwrap();
+    let app = router(AppState::open(config(data.path())).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let (s, plan) = http(addr, "POST", "/v1/plans", r#"{"scenario_dir": "minimal"}"#).await;
+    assert!(s == 201 || s == 202, "{plan}");
+    let id = plan["id"].as_str().unwrap().to_string();
+    wait_done(addr, &id).await;
+    let now = "2027-03-25T00:00:00Z";
+    let rows = [
+        ("d01", "done", 1000, "2027-03-23T02:00:00Z"),
+        ("d04", "in_progress", 1000, "2027-03-24T23:00:00Z"),
+        ("d06", "failed", 500, "2027-03-23T03:00:00Z"),
+    ];
+    let progress: Vec<Value> = rows
+        .iter()
+        .map(|(d, st, b, at)| json!({"device_id": d, "state": st, "bytes_used": b, "at": at}))
+        .collect();
+    let body = json!({"now": now, "progress": progress});
+    let (s, re) = http(
+        addr,
+        "POST",
+        &format!("/v1/plans/{id}/replan"),
+        &body.to_string(),
+    )
+    .await;
+    assert!(s == 201 || s == 202, "{re}");
+    let re_id = re["id"].as_str().unwrap().to_string();
+    wait_done(addr, &re_id).await;
+    let server_dir = data.path().join("plans").join(&re_id).join("plan");
+
+    let cli = tempfile::tempdir().unwrap();
+    let original = cli.path().join("original");
+    common::run_plan(&common::data("minimal"), &original, &["--threads", "1"]);
+    let out = cli.path().join("replan");
+    std::fs::create_dir_all(&out).unwrap();
+    let p = out.join("progress.csv");
+    let mut csv = String::from("device_id,state,bytes_used,at\n");
+    for (d, st, b, at) in rows {
+        csv += &format!("{d},{st},{b},{at}\n");
+    }
+    std::fs::write(&p, csv).unwrap();
+    common::run_plan(
+        &common::data("minimal"),
+        &out,
+        &[
+            "--threads",
+            "1",
+            "--progress",
+            p.to_str().unwrap(),
+            "--now",
+            now,
+        ],
+    );
+    for f in ["plan.csv", "unscheduled.csv", "spent.csv"] {
+        assert_eq!(
+            std::fs::read_to_string(out.join(f)).unwrap(),
+            std::fs::read_to_string(server_dir.join(f)).unwrap(),
+            "{f} differs between the CLI and the server"
+        );
+    }
+    assert!(!common::read_csv(&out.join("plan.csv")).is_empty());
+    assert!(
+        common::read_csv(&out.join("spent.csv"))
+            .iter()
+            .any(|r| r["kind"] == "in_flight")
+    );
 }

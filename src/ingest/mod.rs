@@ -221,6 +221,8 @@ pub(crate) struct DeviceLookup<'a> {
     /// Where the first unknown id's diagnostic is, and how many more there were.
     first_unknown: Option<usize>,
     more_unknown: usize,
+    /// A device may have several rows (spent.csv: bytes used and the rest in flight).
+    pub(crate) repeats: bool,
 }
 
 impl<'a> DeviceLookup<'a> {
@@ -238,6 +240,7 @@ impl<'a> DeviceLookup<'a> {
             seen: HashMap::new(),
             first_unknown: None,
             more_unknown: 0,
+            repeats: false,
         }
     }
 
@@ -279,7 +282,9 @@ impl<'a> DeviceLookup<'a> {
             );
             return None;
         };
-        if let Some(first) = self.seen.insert(dev, row) {
+        if let Some(first) = self.seen.insert(dev, row)
+            && !self.repeats
+        {
             diags.push(
                 Diagnostic::error(file, format!("duplicate device_id (first on row {first})"))
                     .row(row)

@@ -265,17 +265,28 @@ pub fn materialise(s: &ScenarioBody, dir: &Path) -> Result<(), ApiError> {
         .map_err(|e| ApiError::internal("writing scenario.toml", e))
 }
 
-/// Writes progress rows as `progress.csv`.
+/// Writes progress rows as `progress.csv`. The `at` column is written only when some
+/// row has one: without it, finished waves keep the parent plan's gates (as for a CLI
+/// progress table without the column).
 pub fn progress_csv(rows: &[ProgressRow]) -> String {
-    let mut out = String::from("device_id,state,bytes_used,at\n");
+    let with_at = rows.iter().any(|r| r.at.is_some());
+    let mut out = String::from(if with_at {
+        "device_id,state,bytes_used,at\n"
+    } else {
+        "device_id,state,bytes_used\n"
+    });
     for r in rows {
         out.push_str(&format!(
-            "{},{},{},{}\n",
+            "{},{},{}",
             csv_field(&r.device_id),
             csv_field(&r.state),
             r.bytes_used.map(|b| b.to_string()).unwrap_or_default(),
-            r.at.as_deref().map(csv_field).unwrap_or_default()
         ));
+        if with_at {
+            out.push(',');
+            out.push_str(&r.at.as_deref().map(csv_field).unwrap_or_default());
+        }
+        out.push('\n');
     }
     out
 }

@@ -9,7 +9,7 @@ pub mod export;
 pub mod metrics;
 pub mod store;
 
-use crate::diag::{Diagnostic, Diagnostics};
+use crate::diag::Diagnostics;
 use crate::ingest::{self, Loaded};
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
@@ -340,100 +340,81 @@ fn view(st: &AppState, id: &str) -> Result<PlanView, ApiError> {
     Ok(PlanView { status, summary })
 }
 
-/// `now` and the progress rows of a re-plan, validated.
-type ReplanInput = (crate::units::Instant, Vec<crate::plan::Progress>);
-
 /// What a solve needs, validated before it is admitted.
 struct Job {
     id: String,
     dir: PathBuf,
     loaded: Loaded,
-    replan: Option<ReplanInput>,
+    replan: Option<crate::plan::Replan>,
 }
 
-/// Reads and validates a stored input (and progress), as the CLI does.
+/// Reads and validates a stored input (and a re-plan's progress), as the CLI does.
 fn validate(
     dir: &Path,
-    replan: Option<&str>,
-) -> Result<(Loaded, Option<ReplanInput>), Diagnostics> {
+    now: Option<&str>,
+) -> Result<(Loaded, Option<crate::plan::Replan>), Diagnostics> {
     let loaded = ingest::read_scenario(&dir.join("input"))?;
-    let Some(now) = replan else {
+    let Some(now) = now else {
         return Ok((loaded, None));
     };
-    let now_at = ingest::table::parse_instant(now)
-        .map_err(|msg| Diagnostics(vec![Diagnostic::error("now", msg).value(now.to_string())]))?;
-    if now_at >= loaded.scenario.deadline {
-        return Err(Diagnostics(vec![
-            Diagnostic::error(
-                "now",
-                "is not before the scenario's deadline: nothing is left to plan",
-            )
-            .value(now.to_string()),
-        ]));
-    }
-    let progress = ingest::progress::read_progress(&dir.join("progress.csv"), &loaded.scenario)?;
-    Ok((loaded, Some((now_at, progress))))
+    let replan = ingest::progress::read_replan(
+        &loaded.scenario,
+        &dir.join("progress.csv"),
+        now,
+        "now",
+        Some(dir.join(ORIGINAL_SUMMARY))
+            .filter(|p| p.is_file())
+            .as_deref(),
+    )?;
+    let coverage = crate::coverage::load(&loaded)?;
+    crate::plan::replan::check_progress(&loaded.scenario, &coverage, &replan)?;
+    Ok((loaded, Some(replan)))
 }
+
+/// The parent plan's summary.json, kept beside a re-plan's progress.csv: its gates serve
+/// waves whose done devices carry no `at`.
+const ORIGINAL_SUMMARY: &str = "original-summary.json";
 
 /// Solves and writes a plan (blocking; runs on a blocking thread).
 fn solve(job: &Job, cfg: &ServerConfig) -> Result<(), String> {
     let coverage = crate::coverage::load(&job.loaded).map_err(|d| d.to_string())?;
     let s = &job.loaded.scenario;
-    let solve = crate::plan::SolveOptions {
-        time_limit_seconds: cfg.time_limit,
-        threads: cfg.threads,
-    };
-    let replan = match &job.replan {
-        None => None,
-        Some((now, progress)) => {
-            let original = crate::plan::plan(
-                s,
-                &coverage,
-                &crate::plan::PlanOptions {
-                    solve,
-                    skip_baselines: true,
-                    ..Default::default()
-                },
-                &|_| {},
-            )
-            .map_err(|e| format!("the original plan cannot be made: {e}"))?;
-            Some(crate::plan::Replan {
-                now: *now,
-                progress: progress.clone(),
-                original_gates: original.waves.iter().map(|w| w.gate).collect(),
-            })
-        }
+    let opts = crate::plan::PlanOptions {
+        solve: crate::plan::SolveOptions {
+            time_limit_seconds: cfg.time_limit,
+            threads: cfg.threads,
+        },
+        ..Default::default()
     };
     let t0 = std::time::Instant::now();
-    let plan = crate::plan::plan(
-        s,
-        &coverage,
-        &crate::plan::PlanOptions {
-            solve,
-            keep_models: false,
-            skip_baselines: false,
-            replan,
-        },
-        &|_| {},
-    )
+    let plan = match &job.replan {
+        Some(r) => crate::plan::replan(s, &coverage, r.clone(), &opts, &|_| {}),
+        None => crate::plan::plan(s, &coverage, &opts, &|_| {}),
+    }
     .map_err(|e| e.to_string())?;
     let timings = crate::output::Timings {
         plan_seconds: t0.elapsed().as_secs_f64(),
         ..Default::default()
     };
-    let out = job.dir.join("plan");
-    crate::output::write_plan(&out, s, &plan, coverage.source, timings)
-        .and_then(|_| {
-            let input = crate::output::report_input(s, &plan, coverage.source)?;
-            crate::output::write_report(&out, &input)
-        })
-        .map_err(|e| {
-            eprintln!(
-                "otaplan serve: plan {}: cannot write the outputs: {e}",
-                job.id
-            );
-            "the plan could not be written (logged)".to_string()
-        })
+    let folder = crate::ingest::export::FolderOptions {
+        parquet: false,
+        report: true,
+    };
+    crate::ingest::export::write_plan_folder(
+        &job.dir.join("plan"),
+        s,
+        &plan,
+        coverage.source,
+        timings,
+        folder,
+    )
+    .map_err(|e| {
+        eprintln!(
+            "otaplan serve: plan {}: cannot write the outputs: {e}",
+            job.id
+        );
+        "the plan could not be written (logged)".to_string()
+    })
 }
 
 fn queue_full() -> ApiError {
@@ -658,10 +639,15 @@ async fn replan(
     let id = st.store.new_id();
     let dir = st.store.new_dir(&id);
     let copied = {
-        let (src, dir) = (parent_dir.join("input"), dir.clone());
+        let (src, dir) = (parent_dir.clone(), dir.clone());
         let progress = body::progress_csv(&req.progress);
         tokio::task::spawn_blocking(move || {
-            store::copy_dir(&src, &dir.join("input"))?;
+            store::copy_dir(&src.join("input"), &dir.join("input"))?;
+            let summary = src.join("plan").join("summary.json");
+            if summary.is_file() {
+                let text = std::fs::read(&summary)?;
+                crate::fsutil::write_atomic(&dir.join(ORIGINAL_SUMMARY), &text)?;
+            }
             crate::fsutil::write_atomic(&dir.join("progress.csv"), progress.as_bytes())
         })
         .await
