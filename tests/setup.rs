@@ -89,6 +89,9 @@ fn this_machine_has_every_prerequisite() {
         "clang headers",
         "chromium",
         "highspy",
+        "duckdb",
+        "pyspark",
+        "java",
     ] {
         assert!(line(&out, name).contains("ok"), "{name}");
     }
