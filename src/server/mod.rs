@@ -5,6 +5,7 @@
 
 pub mod body;
 pub mod error;
+pub mod export;
 pub mod metrics;
 pub mod store;
 
@@ -126,7 +127,7 @@ impl AppState {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "otaplan", description = "Plans when each device of a fleet downloads a firmware release."),
-    paths(create_plan, get_plan, get_devices, get_report, replan, healthz, readyz, metrics_text, openapi_json),
+    paths(create_plan, get_plan, get_devices, get_report, export::get_export, replan, healthz, readyz, metrics_text, openapi_json),
     components(schemas(PlanRequest, ScenarioBody, ScenarioDirBody, ReplanRequest, body::ProgressRow, PlanView, Status, store::State, DevicesPage, ErrorBody)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
@@ -177,6 +178,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/plans/{id}", get(get_plan))
         .route("/v1/plans/{id}/devices", get(get_devices))
         .route("/v1/plans/{id}/report", get(get_report))
+        .route("/v1/plans/{id}/export/{target}", get(export::get_export))
         .route("/v1/plans/{id}/replan", post(replan))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
