@@ -231,6 +231,25 @@ pub struct FitCoverageArgs {
     /// How to print the findings.
     #[arg(long, value_enum, default_value_t = MessageFormat::Text)]
     pub format: MessageFormat,
+    /// Print the same fit as SQL for this engine (a script that creates the temporary
+    /// view coverage_model) instead of fitting here; see docs/coverage.md.
+    #[arg(long, value_enum, conflicts_with_all = ["history", "out"])]
+    pub emit_sql: Option<SqlDialect>,
+    /// With --emit-sql: the history table, a name or a table expression (default: coverage).
+    #[arg(long, requires = "emit_sql", value_name = "NAME")]
+    pub history_table: Option<String>,
+    /// With --emit-sql: the devices table, a name or a table expression (default: devices).
+    #[arg(long, requires = "emit_sql", value_name = "NAME")]
+    pub devices_table: Option<String>,
+}
+
+/// The SQL engines `fit-coverage --emit-sql` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SqlDialect {
+    /// Apache Spark SQL.
+    Spark,
+    /// DuckDB.
+    Duckdb,
 }
 
 /// Exit code for bad input or an infeasible plan.
@@ -704,6 +723,19 @@ pub fn run_generate(args: GenerateArgs) -> Result<(), crate::generate::GenerateE
     Ok(())
 }
 fn fit_coverage(a: &FitCoverageArgs) -> ExitCode {
+    if let Some(d) = a.emit_sql {
+        use crate::coverage::sql::{Dialect, Tables, fit_sql};
+        let dialect = match d {
+            SqlDialect::Spark => Dialect::Spark,
+            SqlDialect::Duckdb => Dialect::DuckDb,
+        };
+        let tables = Tables {
+            history: a.history_table.as_deref().unwrap_or("coverage"),
+            devices: a.devices_table.as_deref().unwrap_or("devices"),
+        };
+        print!("{}", fit_sql(dialect, &tables));
+        return ExitCode::SUCCESS;
+    }
     let started = std::time::Instant::now();
     let loaded = match ingest::read_scenario(&a.scenario) {
         Ok(l) => l,

@@ -91,6 +91,9 @@ fn this_machine_has_every_prerequisite() {
         "highspy",
         "botocore",
         "jsonschema",
+        "duckdb",
+        "pyspark",
+        "java",
     ] {
         assert!(line(&out, name).contains("ok"), "{name}");
     }

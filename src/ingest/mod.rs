@@ -6,6 +6,7 @@ mod build;
 pub mod coverage;
 pub mod export;
 pub mod parquet_guard;
+pub mod parts;
 pub mod plan_csv;
 pub mod progress;
 pub mod table;
@@ -16,7 +17,7 @@ use crate::domain::*;
 use chrono_tz::Tz;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use table::{Format, Table, V, read_table};
+use table::{Table, V, read_table};
 use toml_doc::{RawWave, Settings};
 
 /// Where the planner's coverage knowledge comes from, as the scenario names it. The
@@ -105,15 +106,8 @@ fn coverage_input(dir: &Path, s: &Settings, diags: &mut Diagnostics) -> Coverage
         else {
             continue;
         };
-        if Format::of(path).is_none() {
-            diags.push(
-                Diagnostic::error(file.clone(), "unknown table format")
-                    .hint("name the file *.csv or *.parquet"),
-            );
-        } else if !path.is_file() {
-            diags.push(
-                Diagnostic::error(file.clone(), "file not found").value(path.display().to_string()),
-            );
+        if let Err(d) = parts::locate(path, file, None) {
+            diags.push(d);
         }
     }
     let pick = match s.coverage_source.as_deref() {
