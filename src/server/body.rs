@@ -4,6 +4,7 @@
 
 use super::error::{ApiError, ErrorDetail};
 use crate::fsutil::write_atomic;
+use crate::output::csv_field;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::path::Path;
@@ -62,6 +63,10 @@ pub struct ScenarioBody {
     #[serde(default)]
     #[schema(value_type = Option<Vec<Object>>)]
     pub coverage_model: Option<Vec<Row>>,
+    /// Where to post the outcome (see the server's callback settings).
+    #[serde(default)]
+    #[schema(max_length = 2048)]
+    pub callback_url: Option<String>,
 }
 
 /// A scenario folder the server is configured to read, by its name under
@@ -69,7 +74,12 @@ pub struct ScenarioBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioDirBody {
+    #[schema(min_length = 1, max_length = 4096)]
     pub scenario_dir: String,
+    /// Where to post the outcome (see the server's callback settings).
+    #[serde(default)]
+    #[schema(max_length = 2048)]
+    pub callback_url: Option<String>,
 }
 
 /// `POST /v1/plans`: either a scenario or a scenario folder's name.
@@ -101,6 +111,10 @@ pub struct ReplanRequest {
     /// Re-plan from this instant (RFC 3339 with an offset).
     pub now: String,
     pub progress: Vec<ProgressRow>,
+    /// Where to post the outcome (see the server's callback settings).
+    #[serde(default)]
+    #[schema(max_length = 2048)]
+    pub callback_url: Option<String>,
 }
 
 /// Parses a JSON body, turning serde's message into a 400 with the position.
@@ -113,14 +127,6 @@ pub fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError
             format!("the body does not fit the schema: {e}"),
         )
     })
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) || s.trim() != s {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }
 
 /// Rows as CSV text: columns in order of first appearance; null is an empty cell.
