@@ -965,7 +965,7 @@ fn free_port() -> u16 {
 }
 
 /// `otaplan serve` as a child process.
-fn spawn_server(data: &Path, port: u16) -> std::process::Child {
+fn spawn_server(data: &Path, root: &Path, port: u16) -> std::process::Child {
     std::process::Command::new(env!("CARGO_BIN_EXE_otaplan"))
         .args([
             "serve",
@@ -974,7 +974,9 @@ fn spawn_server(data: &Path, port: u16) -> std::process::Child {
             "--data-dir",
         ])
         .arg(data)
-        .args(["--sync-devices", "0", "--max-solves", "1", "--queue", "40"])
+        .arg("--scenario-root")
+        .arg(root)
+        .args(["--sync-devices", "0", "--max-solves", "2", "--queue", "40"])
         .env("OTAPLAN_TOKEN", format!(" {TOKEN}\n"))
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -995,18 +997,39 @@ async fn wait_listening(port: u16) -> std::net::SocketAddr {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_solves_loses_no_plan() {
     let data = tempfile::tempdir().unwrap();
+    // Two plans of a 1,500-device fleet first (seconds each), then 18 small ones: the
+    // kill always finds solves running and plans queued.
+    let root = tempfile::tempdir().unwrap();
+    let generated = std::process::Command::new(env!("CARGO_BIN_EXE_otaplan"))
+        .args([
+            "generate",
+            "--devices",
+            "1500",
+            "--coverage-days",
+            "0",
+            "--out",
+        ])
+        .arg(root.path().join("fleet"))
+        .output()
+        .unwrap();
+    assert!(generated.status.success(), "{generated:?}");
     let port = free_port();
-    let mut child = spawn_server(data.path(), port);
+    let mut child = spawn_server(data.path(), root.path(), port);
     let addr = wait_listening(port).await;
-    let body = serde_json::to_string(&minimal_json()).unwrap();
+    let small = serde_json::to_string(&minimal_json()).unwrap();
+    let fleet = json!({"scenario_dir": "fleet"}).to_string();
     let mut ids = Vec::new();
-    for _ in 0..20 {
-        let (s, p) = http(addr, "POST", "/v1/plans", &body).await;
+    for i in 0..20 {
+        let (s, p) = http(
+            addr,
+            "POST",
+            "/v1/plans",
+            if i < 2 { &fleet } else { &small },
+        )
+        .await;
         assert_eq!(s, 202, "{p}");
         ids.push(p["id"].as_str().unwrap().to_string());
     }
-    // Kill while the queue is still being worked through.
-    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let plans = data.path().join("plans");
@@ -1024,7 +1047,7 @@ async fn kill_9_during_solves_loses_no_plan() {
         "every solve finished before the kill: {states:?}"
     );
 
-    let mut child = spawn_server(data.path(), port);
+    let mut child = spawn_server(data.path(), root.path(), port);
     let addr = wait_listening(port).await;
     for id in &ids {
         let mut last = Value::Null;
