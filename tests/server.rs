@@ -221,7 +221,7 @@ async fn bad_requests_get_4xx_and_one_error_shape() {
     let mut nested = minimal_json();
     nested["devices"][2]["radio"] = json!({"x": 1});
     let (s, b, _) = post(&app, "/v1/plans", &nested).await;
-    assert_error(s, &b, StatusCode::BAD_REQUEST, "invalid_body");
+    assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     assert_eq!(b["error"]["details"][0]["row"], 3);
 
     let mut invalid = minimal_json();
@@ -786,6 +786,15 @@ async fn list_delete_retention_and_idempotency_keys() {
     assert_eq!(again.headers()[header::LOCATION], loc);
     let (_, list, _) = get(&app, "/v1/plans").await;
     assert_eq!(list["total"], 1);
+    // The same key with another body is refused, not replayed.
+    let other = Request::post("/v1/plans")
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("idempotency-key", "order-1")
+        .body(Body::from("{\"scenario_dir\": \"minimal\"}"))
+        .unwrap();
+    let resp = app.clone().oneshot(other).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
     let mut ids = vec![
         loc.to_str()
@@ -925,7 +934,12 @@ async fn a_callback_is_delivered_signed_and_retried() {
     let mut body = minimal_json();
     body["callback_url"] = json!("http://example.com/hook");
     let (s, b, _) = post(&app, "/v1/plans", &body).await;
-    assert_error(s, &b, StatusCode::BAD_REQUEST, "callback_not_allowed");
+    assert_error(
+        s,
+        &b,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "callback_not_allowed",
+    );
     body["callback_url"] = json!(hook);
     let (s, plan, _) = post(&app, "/v1/plans", &body).await;
     assert_eq!(s, StatusCode::CREATED, "{plan}");

@@ -10,10 +10,11 @@ use super::store::Status;
 use serde::Serialize;
 use std::time::Duration;
 
-/// Checks a requested `callback_url` against the server's settings (400 otherwise).
+/// Checks a requested `callback_url` against the server's settings (422 otherwise).
 pub fn check_url(url: &str, cfg: &ServerConfig) -> Result<(), ApiError> {
     let refuse = |why: &str| {
-        ApiError::bad_request(
+        ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
             "callback_not_allowed",
             format!("callback_url {:?}: {why}", cap(url, 200)),
         )

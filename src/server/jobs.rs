@@ -39,8 +39,9 @@ pub struct AppState {
     cancelled: Mutex<Vec<String>>,
     /// The planner's current step of each plan being solved.
     steps: Mutex<HashMap<String, String>>,
-    /// `Idempotency-Key` → the plan made with it (none while its request runs).
-    keys: Mutex<HashMap<String, Option<String>>>,
+    /// `Idempotency-Key` → the plan made with it and its body's digest (none while its
+    /// request runs).
+    keys: Mutex<HashMap<String, Option<(String, String)>>>,
 }
 
 /// A reserved place among the admitted plans, released however the request or the job
@@ -56,13 +57,24 @@ impl Drop for Slot {
 pub struct KeyClaim {
     st: Arc<AppState>,
     key: Option<String>,
+    /// SHA-256 of the request body (hex), set once it is read.
+    pub digest: String,
 }
 impl KeyClaim {
     fn commit(mut self, id: &str) {
         if let (Some(k), Ok(mut m)) = (self.key.take(), self.st.keys.lock()) {
-            m.insert(k, Some(id.to_string()));
+            m.insert(k, Some((id.to_string(), self.digest.clone())));
         }
     }
+}
+
+/// SHA-256 of a request body, hex.
+pub fn digest(bytes: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, bytes)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 impl Drop for KeyClaim {
     fn drop(&mut self) {
@@ -89,7 +101,7 @@ impl AppState {
         let keys = store
             .list()
             .into_iter()
-            .filter_map(|s| Some((s.idempotency_key?, Some(s.id))))
+            .filter_map(|s| Some((s.idempotency_key?, Some((s.id, s.request_digest?)))))
             .collect();
         let st = Arc::new(AppState {
             solvers: Semaphore::new(cfg.max_solves.max(1)),
@@ -148,15 +160,17 @@ impl AppState {
         Ok(Slot(self.clone()))
     }
 
-    /// Claims an `Idempotency-Key`: `Ok(Err(id))` when a plan was already made with it.
+    /// Claims an `Idempotency-Key`: `Ok(Err((id, digest)))` when a plan was already
+    /// made with it (from a body with that digest).
     pub fn claim_key(
         self: &Arc<Self>,
         key: Option<String>,
-    ) -> Result<Result<KeyClaim, String>, ApiError> {
+    ) -> Result<Result<KeyClaim, (String, String)>, ApiError> {
         let Some(key) = key else {
             return Ok(Ok(KeyClaim {
                 st: self.clone(),
                 key: None,
+                digest: String::new(),
             }));
         };
         let mut m = self
@@ -164,7 +178,9 @@ impl AppState {
             .lock()
             .map_err(|_| ApiError::internal("idempotency keys", "poisoned lock"))?;
         match m.get(&key) {
-            Some(Some(id)) if self.store.dir(id).is_ok() => return Ok(Err(id.clone())),
+            Some(Some((id, d))) if self.store.dir(id).is_ok() => {
+                return Ok(Err((id.clone(), d.clone())));
+            }
             Some(None) => {
                 return Err(ApiError::new(
                     StatusCode::CONFLICT,
@@ -178,6 +194,7 @@ impl AppState {
         Ok(Ok(KeyClaim {
             st: self.clone(),
             key: Some(key),
+            digest: String::new(),
         }))
     }
 
@@ -224,6 +241,7 @@ impl AppState {
             error: None,
             requeued: 0,
             idempotency_key: claim.key.clone(),
+            request_digest: claim.key.as_ref().map(|_| claim.digest.clone()),
             callback_url: new.callback_url,
         };
         if let Err(e) = self.store.write_status(&status) {
@@ -364,7 +382,7 @@ impl AppState {
         self.store.remove(id);
         self.tables.forget(id);
         if let Ok(mut k) = self.keys.lock() {
-            k.retain(|_, v| v.as_deref() != Some(id));
+            k.retain(|_, v| v.as_ref().is_none_or(|(p, _)| p != id));
         }
     }
 

@@ -109,3 +109,31 @@ fn add_links(doc: &mut utoipa::openapi::OpenApi) {
         }
     }
 }
+
+/// The document as JSON. utoipa 5.5 writes a link's `operationId` as `operation_id`;
+/// renamed here so clients find the links' targets.
+pub fn document() -> serde_json::Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    if let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) {
+        for op in paths
+            .values_mut()
+            .filter_map(|i| i.as_object_mut())
+            .flat_map(|i| i.values_mut())
+        {
+            let Some(responses) = op.get_mut("responses").and_then(|r| r.as_object_mut()) else {
+                continue;
+            };
+            for links in responses
+                .values_mut()
+                .filter_map(|r| r.get_mut("links")?.as_object_mut())
+            {
+                for link in links.values_mut().filter_map(|l| l.as_object_mut()) {
+                    if let Some(v) = link.remove("operation_id") {
+                        link.insert("operationId".into(), v);
+                    }
+                }
+            }
+        }
+    }
+    doc
+}

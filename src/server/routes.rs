@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa::{IntoParams, ToSchema};
 
 /// Seconds a poller is told to wait before asking again.
 const POLL_AFTER: u64 = 2;
@@ -296,8 +296,23 @@ async fn answer(
     Ok(view_response(StatusCode::ACCEPTED, view(st, id)?))
 }
 
-/// The plan an earlier request with the same `Idempotency-Key` made.
-fn replayed(st: &AppState, id: &str) -> Result<Response, ApiError> {
+/// The plan an earlier request with the same `Idempotency-Key` made, when this one
+/// sends the same body (422 otherwise).
+async fn replayed(
+    st: &AppState,
+    id: &str,
+    digest: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = read_body(headers, body, st.cfg.max_body_bytes).await?;
+    if super::jobs::digest(&bytes) != digest {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_mismatch",
+            "this Idempotency-Key was used with another body",
+        ));
+    }
     let mut r = view_response(StatusCode::OK, view(st, id)?);
     r.headers_mut()
         .insert("idempotent-replayed", HeaderValue::from_static("true"));
@@ -310,7 +325,7 @@ fn replayed(st: &AppState, id: &str) -> Result<Response, ApiError> {
 /// (201 with the summary); larger ones are queued (202; poll the `Location`). With an
 /// `Idempotency-Key` a retried request answers 200 with the plan the first one made.
 #[utoipa::path(post, path = "/v1/plans", request_body = body::PlanRequest,
-    params(("Idempotency-Key" = Option<String>, Header, max_length = 128, description = "makes a retried POST return the first one's plan")),
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 128, pattern = "^[!-~]{1,128}$", description = "makes a retried POST return the first one's plan")),
     responses(
     (status = 200, description = "made earlier with this Idempotency-Key", body = PlanView),
     (status = 201, description = "planned", body = PlanView),
@@ -329,12 +344,13 @@ pub async fn create_plan(
     body: Body,
 ) -> Result<Response, ApiError> {
     require_json(&headers)?;
-    let claim = match st.claim_key(idempotency_key(&headers)?)? {
+    let mut claim = match st.claim_key(idempotency_key(&headers)?)? {
         Ok(c) => c,
-        Err(id) => return replayed(&st, &id),
+        Err((id, digest)) => return replayed(&st, &id, &digest, &headers, body).await,
     };
     let slot = st.reserve()?;
     let bytes = read_body(&headers, body, st.cfg.max_body_bytes).await?;
+    claim.digest = super::jobs::digest(&bytes);
     let value: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request("invalid_json", format!("the body is not JSON: {e}")))?;
     let id = st.store.new_id();
@@ -384,7 +400,7 @@ fn check_callback(st: &AppState, url: Option<&str>) -> Result<(), ApiError> {
 /// Re-plan the rest of a paused rollout from progress rows and `now`.
 #[utoipa::path(post, path = "/v1/plans/{id}/replan", request_body = ReplanRequest,
     params(("id" = String, Path, description = "the parent plan", pattern = "^[0-9a-z-]{1,64}$", max_length = 64),
-        ("Idempotency-Key" = Option<String>, Header, max_length = 128)),
+        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 128, pattern = "^[!-~]{1,128}$")),
     responses(
     (status = 200, description = "made earlier with this Idempotency-Key", body = PlanView),
     (status = 201, description = "re-planned", body = PlanView),
@@ -405,12 +421,13 @@ pub async fn replan(
 ) -> Result<Response, ApiError> {
     let parent_dir = st.store.dir(&parent)?;
     require_json(&headers)?;
-    let claim = match st.claim_key(idempotency_key(&headers)?)? {
+    let mut claim = match st.claim_key(idempotency_key(&headers)?)? {
         Ok(c) => c,
-        Err(id) => return replayed(&st, &id),
+        Err((id, digest)) => return replayed(&st, &id, &digest, &headers, body).await,
     };
     let slot = st.reserve()?;
     let bytes = read_body(&headers, body, st.cfg.max_body_bytes).await?;
+    claim.digest = super::jobs::digest(&bytes);
     let req: ReplanRequest = body::parse(&bytes)?;
     if let Err(msg) = crate::ingest::table::parse_instant(&req.now) {
         return Err(ApiError::new(
@@ -460,7 +477,7 @@ pub async fn replan(
 pub struct ListQuery {
     /// First plan (0-based, newest first).
     #[serde(default)]
-    #[param(minimum = 0, maximum = 1000000)]
+    #[param(minimum = 0, maximum = 1000000000)]
     pub offset: usize,
     /// Plans per page (1–1000, default 100).
     #[serde(default)]
@@ -689,8 +706,8 @@ pub async fn metrics_text(Ctx(st): Ctx<Arc<AppState>>) -> Response {
 
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", responses((status = 200, body = Object)))]
-pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(super::openapi::ApiDoc::openapi())
+pub async fn openapi_json() -> Json<serde_json::Value> {
+    Json(super::openapi::document())
 }
 
 use super::error::ErrorBody;

@@ -56,6 +56,9 @@ pub struct Status {
     /// The `Idempotency-Key` it was created with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
+    /// SHA-256 of the body it was created with (a retry must send the same).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_digest: Option<String>,
     /// Where the outcome is posted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_url: Option<String>,
@@ -264,10 +267,14 @@ pub fn resolve_inside(root: &Path, name: &str) -> Result<PathBuf, ApiError> {
     Ok(full)
 }
 
-/// Only normal components: no root, no `..`, no `.`.
+/// Only normal components (no root, no `..`, no `.`), none starting with a dot.
 fn is_plain_relative(name: &str) -> bool {
     let p = Path::new(name);
-    p.components().next().is_some() && p.components().all(|c| matches!(c, Component::Normal(_)))
+    p.components().next().is_some()
+        && p.components().all(|c| match c {
+            Component::Normal(n) => !n.to_string_lossy().starts_with('.'),
+            _ => false,
+        })
 }
 
 /// A 422 about one file of a scenario folder: where it is named and what is wrong,
