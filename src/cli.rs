@@ -38,6 +38,59 @@ pub enum Command {
     Report(ReportArgs),
     /// Serve the planner over HTTP (see docs/server.md).
     Serve(ServeArgs),
+    /// Write the requests that hand a plan to a rollout system (AWS IoT Jobs, hawkBit,
+    /// Mender): one file per call, calls.json and README.txt listing the calls in order.
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ExportTarget {
+    AwsIotJobs,
+    Hawkbit,
+    Mender,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum EndBehavior {
+    StopRollout,
+    Cancel,
+    ForceCancel,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// The plan folder (holding plan.csv and summary.json).
+    pub plan_dir: PathBuf,
+    /// The rollout system.
+    #[arg(long, value_enum)]
+    pub to: ExportTarget,
+    /// Output folder (default: PLAN_DIR/export-<target>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// AWS: thing ARN template; {device_id} is replaced by each device's id.
+    #[arg(long, default_value = "arn:aws:iot:REGION:ACCOUNT:thing/{device_id}")]
+    pub thing_arn: String,
+    /// AWS: the job document's URL (S3), sent as documentSource.
+    #[arg(long)]
+    pub document_source: Option<String>,
+    /// AWS: a file holding the job document, sent as document.
+    #[arg(long, conflicts_with = "document_source")]
+    pub document: Option<PathBuf>,
+    /// AWS: what happens to a job's executions at its window's end.
+    #[arg(long, value_enum, default_value_t = EndBehavior::StopRollout)]
+    pub end_behavior: EndBehavior,
+    /// Job ids (AWS) and deployment names (Mender) start with this (default: scenario-release).
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// Retries of a failed device inside its window (AWS FAILED executions, Mender retries).
+    #[arg(long, default_value_t = 1)]
+    pub retries: u32,
+    /// hawkBit: the id of the release's distribution set (default: a {distributionSetId} placeholder).
+    #[arg(long)]
+    pub distribution_set_id: Option<String>,
+    /// Mender: the artifact name of the release (default: the release).
+    #[arg(long)]
+    pub artifact_name: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -209,6 +262,7 @@ pub fn main() -> ExitCode {
         Command::Simulate(a) => simulate(&a),
         Command::Report(a) => report(&a),
         Command::Serve(a) => serve(a),
+        Command::Export(a) => export(&a),
         Command::Generate(a) => match run_generate(a) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -942,6 +996,80 @@ fn report(a: &ReportArgs) -> ExitCode {
         a.dir.join("report.html").display()
     );
     ExitCode::SUCCESS
+}
+
+/// Resolves `otaplan export`'s arguments, reads the plan folder, exports and writes.
+fn export(a: &ExportArgs) -> ExitCode {
+    let target = match a.to {
+        ExportTarget::AwsIotJobs => crate::handoff::Target::AwsIotJobs,
+        ExportTarget::Hawkbit => crate::handoff::Target::Hawkbit,
+        ExportTarget::Mender => crate::handoff::Target::Mender,
+    };
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| a.plan_dir.join(format!("export-{}", target.name())));
+    if let Err(e) = crate::fsutil::check_writable_dir(&out) {
+        eprintln!("error: --out {e}; nothing was exported");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    let document = match &a.document {
+        Some(p) => match std::fs::read_to_string(p) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("error: cannot read --document {}: {e}", p.display());
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        },
+        None => None,
+    };
+    let opts = crate::handoff::Options {
+        thing_arn: a.thing_arn.clone(),
+        document_source: a.document_source.clone(),
+        document,
+        end_behavior: match a.end_behavior {
+            EndBehavior::StopRollout => "STOP_ROLLOUT",
+            EndBehavior::Cancel => "CANCEL",
+            EndBehavior::ForceCancel => "FORCE_CANCEL",
+        }
+        .into(),
+        name_prefix: a.prefix.clone(),
+        retries: a.retries,
+        distribution_set_id: a.distribution_set_id.clone(),
+        artifact_name: a.artifact_name.clone(),
+    };
+    let clock = std::time::Instant::now();
+    let exported = crate::handoff::read_plan_dir(&a.plan_dir).and_then(|plan| {
+        let e = crate::handoff::export(&plan, target, &opts)?;
+        Ok((plan, e))
+    });
+    let (plan, e) = match exported {
+        Ok(x) => x,
+        Err(msg) => {
+            eprintln!("error: {msg}; nothing was exported");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    match crate::handoff::write_export(&out, &plan, &e) {
+        Ok(files) => {
+            println!(
+                "{}: {} of {} to {} in {:.1} s: {} calls, {} files in {} (README.txt lists the calls in order)",
+                plan.summary.scenario,
+                count(plan.downloads.len(), "device", "devices"),
+                count(plan.summary.waves.len(), "wave", "waves"),
+                target.name(),
+                clock.elapsed().as_secs_f64(),
+                thousands(e.calls.len()),
+                thousands(files.len()),
+                out.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("error: cannot write into {}: {err}", out.display());
+            ExitCode::from(EXIT_INTERNAL)
+        }
+    }
 }
 
 /// Reads a secret (token or key) from a file, trimmed.

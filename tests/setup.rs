@@ -89,6 +89,8 @@ fn this_machine_has_every_prerequisite() {
         "clang headers",
         "chromium",
         "highspy",
+        "botocore",
+        "jsonschema",
     ] {
         assert!(line(&out, name).contains("ok"), "{name}");
     }

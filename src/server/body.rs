@@ -6,7 +6,7 @@ use super::error::{ApiError, ErrorDetail};
 use crate::fsutil::write_atomic;
 use crate::output::csv_field;
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use std::path::Path;
 use utoipa::ToSchema;
 

@@ -12,6 +12,7 @@ pub mod body;
 pub mod callback;
 pub mod config;
 pub mod error;
+pub mod export;
 pub mod jobs;
 pub mod metrics;
 pub mod middleware;

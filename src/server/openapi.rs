@@ -4,6 +4,7 @@
 
 use super::body::{self, PlanRequest, ReplanRequest, ScenarioBody, ScenarioDirBody};
 use super::error::ErrorBody;
+use super::export;
 use super::routes::{self, PlanList, PlanView, Progress, RowsPage};
 use super::store::{State, Status};
 use utoipa::OpenApi;
@@ -14,7 +15,7 @@ use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 #[openapi(
     info(title = "otaplan", description = "Plans when each device of a fleet downloads a firmware release."),
     paths(routes::create_plan, routes::list_plans, routes::get_plan, routes::delete_plan,
-        routes::get_devices, routes::get_unscheduled, routes::get_report, routes::replan,
+        routes::get_devices, routes::get_unscheduled, routes::get_report, export::get_export, routes::replan,
         routes::healthz, routes::readyz, routes::metrics_text, routes::openapi_json),
     components(schemas(PlanRequest, ScenarioBody, ScenarioDirBody, ReplanRequest, body::ProgressRow,
         PlanView, Progress, PlanList, Status, State, RowsPage, ErrorBody)),

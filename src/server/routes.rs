@@ -32,6 +32,10 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
         .route("/v1/plans/{id}/devices", get(get_devices))
         .route("/v1/plans/{id}/unscheduled", get(get_unscheduled))
         .route("/v1/plans/{id}/report", get(get_report))
+        .route(
+            "/v1/plans/{id}/export/{target}",
+            get(super::export::get_export),
+        )
         .route("/v1/plans/{id}/replan", post(replan))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
