@@ -119,9 +119,10 @@ pub struct SimulateArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// Address to listen on; a non-loopback address needs a token.
+    /// Address to listen on (`127.0.0.1:8080`, `localhost:8080`); a non-loopback
+    /// address needs a token.
     #[arg(long, default_value = "127.0.0.1:8080")]
-    pub bind: std::net::SocketAddr,
+    pub bind: String,
     /// Where plans and their inputs are stored.
     #[arg(long)]
     pub data_dir: PathBuf,
@@ -152,6 +153,25 @@ pub struct ServeArgs {
     /// Solver time limit per solve, seconds.
     #[arg(long)]
     pub time_limit: Option<f64>,
+    /// Seconds a connection has to send a request's headers.
+    #[arg(long, default_value_t = 10)]
+    pub header_timeout: u64,
+    /// Seconds /readyz answers 503 after SIGTERM before the listener closes.
+    #[arg(long, default_value_t = 5)]
+    pub drain_seconds: u64,
+    /// Keep at most this many finished plans (newest first).
+    #[arg(long)]
+    pub keep_plans: Option<usize>,
+    /// Delete finished plans older than this many days.
+    #[arg(long)]
+    pub keep_days: Option<u64>,
+    /// A host (besides loopback) a plan's callback_url may name; repeatable.
+    #[arg(long = "callback-host")]
+    pub callback_hosts: Vec<String>,
+    /// File holding the key callbacks are signed with (HMAC-SHA256); none = callbacks
+    /// are refused.
+    #[arg(long)]
+    pub callback_secret_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -1058,19 +1078,32 @@ fn export(a: &ExportArgs) -> ExitCode {
     }
 }
 
-/// Resolves `otaplan serve`'s arguments and runs the server until it is stopped.
-fn serve(a: ServeArgs) -> ExitCode {
+/// Reads a secret (token or key) from a file, trimmed.
+fn read_secret(f: &std::path::Path, what: &str) -> Result<String, String> {
+    std::fs::read_to_string(f)
+        .map(|t| t.trim().to_string())
+        .map_err(|e| format!("cannot read the {what} file {}: {e}", f.display()))
+}
+
+/// Resolves `otaplan serve`'s arguments into the server's settings.
+fn serve_config(a: ServeArgs) -> Result<(crate::server::ServerConfig, String), String> {
     let token = match &a.token_file {
-        Some(f) => match std::fs::read_to_string(f) {
-            Ok(t) => Some(t.trim().to_string()),
-            Err(e) => {
-                eprintln!("error: cannot read the token file {}: {e}", f.display());
-                return ExitCode::from(EXIT_INTERNAL);
-            }
-        },
-        None => std::env::var("OTAPLAN_TOKEN").ok(),
+        Some(f) => Some(read_secret(f, "token")?),
+        None => std::env::var("OTAPLAN_TOKEN")
+            .ok()
+            .map(|t| t.trim().to_string()),
     }
     .filter(|t| !t.is_empty());
+    let secret = match &a.callback_secret_file {
+        Some(f) => {
+            let s = read_secret(f, "callback secret")?;
+            if s.is_empty() {
+                return Err(format!("the callback secret file {} is empty", f.display()));
+            }
+            Some(s.into_bytes())
+        }
+        None => None,
+    };
     let mut cfg = crate::server::ServerConfig::new(a.data_dir);
     cfg.scenario_root = a.scenario_root;
     cfg.token = token;
@@ -1079,8 +1112,26 @@ fn serve(a: ServeArgs) -> ExitCode {
     cfg.sync_devices = a.sync_devices;
     cfg.max_body_bytes = a.max_body_mb.saturating_mul(1 << 20);
     cfg.request_timeout = std::time::Duration::from_secs(a.request_timeout.max(1));
+    cfg.header_timeout = std::time::Duration::from_secs(a.header_timeout.max(1));
+    cfg.drain_delay = std::time::Duration::from_secs(a.drain_seconds);
     cfg.threads = a.threads.max(1);
     cfg.time_limit = a.time_limit;
+    cfg.keep_plans = a.keep_plans;
+    cfg.keep_days = a.keep_days;
+    cfg.callback_hosts = a.callback_hosts;
+    cfg.callback_secret = secret;
+    Ok((cfg, a.bind))
+}
+
+/// Resolves `otaplan serve`'s arguments and runs the server until it is stopped.
+fn serve(a: ServeArgs) -> ExitCode {
+    let (cfg, bind) = match serve_config(a) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_INTERNAL);
+        }
+    };
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -1088,7 +1139,7 @@ fn serve(a: ServeArgs) -> ExitCode {
             return ExitCode::from(EXIT_INTERNAL);
         }
     };
-    match rt.block_on(crate::server::serve(cfg, a.bind)) {
+    match rt.block_on(crate::server::serve(cfg, &bind)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -22,9 +22,10 @@ pub fn local(t: Instant, tz: chrono_tz::Tz) -> String {
         .to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
-/// Quotes a CSV field when it needs it.
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
+/// Quotes a CSV field when it needs it (separators, quotes, line breaks, or spaces at
+/// either end, which a reader might trim): the one CSV field writer.
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) || s.trim() != s {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_string()

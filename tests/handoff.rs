@@ -416,12 +416,12 @@ async fn the_http_export_is_the_cli_export() {
     let (s, got) = get(&app, &format!("/v1/plans/{id}/export/jenkins")).await;
     assert_eq!(
         (s, got["error"]["code"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("unknown_target"))
+        (StatusCode::NOT_FOUND, Some("unknown_target"))
     );
     let (s, got) = get(&app, &format!("/v1/plans/{id}/export/aws-iot-jobs")).await;
     assert_eq!(
         (s, got["error"]["code"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("cannot_export")),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("cannot_export")),
         "{got}"
     );
     let (s, _) = get(&app, "/v1/plans/nope/export/mender").await;

@@ -164,6 +164,29 @@ pub fn read_row_use(path: &Path) -> Result<Vec<crate::report::RowUse>, Diagnosti
     }
 }
 
+/// A written table (plan.csv, unscheduled.csv) as text cells, columns in file order and
+/// empty cells `None`: what the HTTP server pages through without the scenario.
+#[derive(Debug, Clone, Default)]
+pub struct TextTable {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Option<String>>>,
+}
+
+/// Reads a written table as text (every CSV cell is text here; nothing is resolved).
+pub fn read_text(path: &Path) -> Result<TextTable, Diagnostics> {
+    let t = super::table::open_named(path)?;
+    let mut diags = Diagnostics::default();
+    let columns = t.column_names();
+    let cells: Vec<Vec<V<String>>> = columns.iter().map(|c| t.texts(c, &mut diags)).collect();
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    let rows = (0..t.height())
+        .map(|i| cells.iter().map(|col| col[i].clone().ok()).collect())
+        .collect();
+    Ok(TextTable { columns, rows })
+}
+
 /// Reads the columns of `plan.csv` a hand-off to a rollout system needs (`device_id`,
 /// `wave`, `window_start`, `window_end`; `reconnect_by`, `payload_bytes` and
 /// `throughput_kbps` when present), without the scenario.

@@ -15,16 +15,25 @@ use std::path::Path;
 /// Parses a re-plan's `now` (named `field` in messages: `--now` or `now`); it must be
 /// before the deadline.
 pub fn parse_now(text: &str, field: &str, s: &Scenario) -> Result<Instant, Diagnostics> {
-    let now = super::table::parse_instant(text)
-        .map_err(|msg| Diagnostics(vec![Diagnostic::error(field, msg).value(text)]))?;
+    // `request.now` (the server's JSON field) is reported as file `request`, column `now`.
+    let bad = |msg: String| {
+        let d = match field.split_once('.') {
+            Some((file, column)) => Diagnostic::error(file, msg).column(column),
+            None => Diagnostic::error(field, msg),
+        };
+        Diagnostics(vec![d.value(text)])
+    };
+    let now = super::table::parse_instant(text).map_err(bad)?;
     if now >= s.deadline {
-        return Err(Diagnostics(vec![
-            Diagnostic::error(
-                field,
-                "is not before the scenario's deadline: nothing is left to plan",
-            )
-            .value(text),
-        ]));
+        return Err(bad(
+            "is not before the scenario's deadline: nothing is left to plan".into(),
+        ));
+    }
+    if now < s.start {
+        return Err(bad(format!(
+            "is before the scenario's start ({}): nothing has happened to re-plan",
+            crate::units::rfc3339_utc(s.start)
+        )));
     }
     Ok(now)
 }

@@ -32,6 +32,15 @@ pub struct ExportQuery {
     pub artifact_name: Option<String>,
 }
 
+/// The rollout systems a plan can be exported to (the path's `target`).
+#[derive(Debug, Clone, Copy, ToSchema)]
+#[schema(rename_all = "kebab-case")]
+pub enum ExportTarget {
+    AwsIotJobs,
+    Hawkbit,
+    Mender,
+}
+
 /// One request body, named as `otaplan export` names its file.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ExportFile {
@@ -52,10 +61,11 @@ pub struct ExportView {
 
 /// A finished plan's requests for AWS IoT Jobs, hawkBit or Mender.
 #[utoipa::path(get, path = "/v1/plans/{id}/export/{target}",
-    params(("id" = String, Path), ("target" = String, Path, description = "aws-iot-jobs, hawkbit or mender"), ExportQuery),
+    params(("id" = String, Path), ("target" = ExportTarget, Path, description = "the rollout system"), ExportQuery),
     responses((status = 200, body = ExportView),
-        (status = 400, description = "unknown target, bad option, or a window the target cannot hold", body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, description = "the plan is not finished", body = ErrorBody)))]
+        (status = 400, description = "a query option that cannot be read", body = ErrorBody),
+        (status = 404, description = "no such plan, or no such export target", body = ErrorBody),
+        (status = 422, description = "an option or a window the target cannot hold", body = ErrorBody), (status = 409, description = "the plan is not finished", body = ErrorBody)))]
 pub async fn get_export(
     State(st): State<Arc<AppState>>,
     UrlPath((id, target)): UrlPath<(String, String)>,
@@ -63,7 +73,8 @@ pub async fn get_export(
 ) -> Result<Json<ExportView>, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     let Some(target) = crate::handoff::Target::parse(&target) else {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
             "unknown_target",
             format!("no export target {target:?}: aws-iot-jobs, hawkbit or mender"),
         ));
@@ -91,7 +102,7 @@ pub async fn get_export(
         let plan = crate::handoff::read_plan_dir(&dir)
             .map_err(|e| ApiError::internal("reading the plan", e))?;
         let e = crate::handoff::export(&plan, target, &opts)
-            .map_err(|m| ApiError::bad_request("cannot_export", m))?;
+            .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "cannot_export", m))?;
         let files = e
             .files
             .iter()
