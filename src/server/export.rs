@@ -45,7 +45,8 @@ pub enum ExportTarget {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ExportFile {
     pub name: String,
-    #[schema(value_type = Object)]
+    /// A JSON object or, for hawkBit's target assignments, an array.
+    #[schema(value_type = Value)]
     pub body: serde_json::Value,
 }
 

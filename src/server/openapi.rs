@@ -18,7 +18,7 @@ use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
         routes::get_devices, routes::get_unscheduled, routes::get_report, export::get_export, routes::replan,
         routes::healthz, routes::readyz, routes::metrics_text, routes::openapi_json),
     components(schemas(PlanRequest, ScenarioBody, ScenarioDirBody, ReplanRequest, body::ProgressRow,
-        PlanView, Progress, PlanList, Status, State, RowsPage, ErrorBody)),
+        PlanView, Progress, PlanList, Status, State, RowsPage, ErrorBody, export::ExportTarget)),
     modifiers(&Shared),
     security(("bearer" = []))
 )]
