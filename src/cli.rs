@@ -908,6 +908,16 @@ fn simulate(a: &SimulateArgs) -> ExitCode {
         }
     };
     bar.finish_and_clear();
+    let sim = match crate::output::plan_digest(&a.plan) {
+        Ok(digest) => crate::simulate::Simulation {
+            plan: Some(digest),
+            ..sim
+        },
+        Err(e) => {
+            eprintln!("error: cannot read the plan in {}: {e}", a.plan.display());
+            return ExitCode::from(EXIT_INTERNAL);
+        }
+    };
     if let Err(e) = crate::output::write_simulation(&a.plan, &sim) {
         eprintln!(
             "error: cannot write simulation.json into {}: {e}",
@@ -985,9 +995,25 @@ fn report(a: &ReportArgs) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
+    // A simulation.json of another plan (planned again into this folder since) is left
+    // out and named, never shown beside this plan's figures.
+    let digest = crate::output::plan_digest(&a.dir).ok();
+    let (simulation, ignored_simulation) = match simulation {
+        Some(sim) if sim.plan.is_none() || sim.plan != digest => {
+            let why = format!(
+                "{} replayed another plan ({}), not this folder's plan.csv and summary.json: it is left out; run `otaplan simulate` again",
+                a.dir.join("simulation.json").display(),
+                sim.plan.as_deref().unwrap_or("no plan recorded")
+            );
+            eprintln!("warning: {why}");
+            (None, Some(why))
+        }
+        other => (other, None),
+    };
     let input = crate::report::ReportInput {
         summary,
         simulation,
+        ignored_simulation,
         days: crate::report::days_of(&rows),
     };
     if let Err(e) = crate::output::write_report(&a.dir, &input) {

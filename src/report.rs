@@ -125,6 +125,9 @@ pub struct CompletionView {
 /// What the report needs of `simulation.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SimulationView {
+    /// The plan it replayed (content hash); absent in files older than the field.
+    #[serde(default)]
+    pub plan: Option<String>,
     pub runs: usize,
     pub seed: u64,
     pub cost: StatsView,
@@ -185,6 +188,9 @@ pub fn days_of(rows: &[RowUse]) -> Vec<DayUse> {
 pub struct ReportInput {
     pub summary: SummaryView,
     pub simulation: Option<SimulationView>,
+    /// Why a `simulation.json` found beside the plan was left out (it replayed another
+    /// plan); shown at the top of the report.
+    pub ignored_simulation: Option<String>,
     pub days: Vec<DayUse>,
 }
 
@@ -592,6 +598,7 @@ table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:
 th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}\
 .headline td{font-size:16px}.over{color:#c00;font-weight:bold}.charts svg{margin:4px}\
 .note{color:#555;font-size:13px}\
+.warning{background:#fff4e5;border-left:4px solid #e67e22;padding:8px 12px}\
 @media print{body{margin:0;max-width:none}h2{break-after:avoid}svg,table{break-inside:avoid}}";
 
 /// `report.html` as text.
@@ -617,6 +624,13 @@ pub fn html(r: &ReportInput) -> Result<String, ReportError> {
         esc(&s.deadline),
         esc(c)
     );
+    if let Some(why) = &r.ignored_simulation {
+        let _ = write!(
+            h,
+            "<p class=\"warning\"><strong>Warning:</strong> {}</p>",
+            esc(why)
+        );
+    }
     h.push_str("<table class=\"headline\">");
     for (k, v) in headline(r) {
         let _ = write!(h, "<tr><td>{}</td><td>{}</td></tr>", esc(&k), esc(&v));

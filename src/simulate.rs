@@ -115,6 +115,9 @@ pub struct Completion {
 /// What `simulation.json` holds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Simulation {
+    /// The plan replayed: [`crate::output::plan_digest`] of its folder, set by the front
+    /// end that read the folder (the report ignores a simulation of another plan).
+    pub plan: Option<String>,
     pub runs: usize,
     pub seed: u64,
     pub devices: usize,
@@ -523,6 +526,7 @@ pub fn simulate(
         0.0
     };
     Ok(Simulation {
+        plan: None,
         runs: opts.runs,
         seed: opts.seed,
         devices: rows.len(),

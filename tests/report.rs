@@ -131,3 +131,57 @@ fn no_report_skips_the_report() {
     assert!(!out.path().join("report.html").exists());
     assert!(out.path().join("summary.json").exists());
 }
+
+/// `simulation.json` names the plan it replayed; after the folder is planned again, the
+/// report leaves the old simulation out and says so, instead of showing its P50/P90
+/// beside the new plan's figures.
+#[test]
+fn a_simulation_of_another_plan_is_named_and_left_out() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = data("falling-tiers");
+    run_plan(&dir, out.path(), &[]);
+    let simulate = [
+        "simulate".as_ref(),
+        dir.as_os_str(),
+        "--plan".as_ref(),
+        out.path().as_os_str(),
+        "--runs".as_ref(),
+        "20".as_ref(),
+        "--quiet".as_ref(),
+    ];
+    otaplan(&simulate);
+    let sim = read_json(&out.path().join("simulation.json"));
+    let digest = sim["plan"].as_str().unwrap().to_string();
+    assert!(
+        digest.starts_with("sha256:") && digest.len() == 7 + 64,
+        "{digest}"
+    );
+    let report = |expect_warning: bool| {
+        let o = assert_cmd::Command::cargo_bin("otaplan")
+            .unwrap()
+            .args(["report".as_ref(), out.path().as_os_str()])
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+        let html = std::fs::read_to_string(out.path().join("report.html")).unwrap();
+        assert_eq!(
+            stderr.contains("replayed another plan"),
+            expect_warning,
+            "{stderr}"
+        );
+        assert_eq!(html.contains("replayed another plan"), expect_warning);
+        assert_eq!(html.contains("Simulated cost P50 / P90"), !expect_warning);
+    };
+    report(false);
+    // Planned again: a new summary.json (its timings differ), so another plan.
+    run_plan(&dir, out.path(), &[]);
+    report(true);
+    // Simulated again: the simulation is this plan's and shows.
+    otaplan(&simulate);
+    assert_ne!(
+        read_json(&out.path().join("simulation.json"))["plan"],
+        digest
+    );
+    report(false);
+}
