@@ -423,7 +423,7 @@ fn plan(a: &PlanArgs) -> ExitCode {
                 &loaded.scenario,
                 path,
                 now,
-                "--now",
+                ingest::progress::NowField::CLI,
                 original.as_deref(),
             ) {
                 Ok(r) => Some(r),

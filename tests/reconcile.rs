@@ -467,8 +467,14 @@ fn a_replay_of_a_replanned_folder_costs_its_summary() {
     let coverage = otaplan::coverage::load(&loaded).unwrap();
     let s = &loaded.scenario;
     let p = out.path().join("progress.csv");
-    let r = otaplan::ingest::progress::read_replan(s, &p, "2027-03-30T00:00:00Z", "--now", None)
-        .unwrap();
+    let r = otaplan::ingest::progress::read_replan(
+        s,
+        &p,
+        "2027-03-30T00:00:00Z",
+        otaplan::ingest::progress::NowField::CLI,
+        None,
+    )
+    .unwrap();
     let plan = otaplan::plan::replan(s, &coverage, r, &PlanOptions::default(), &|_| {}).unwrap();
     let sim = otaplan::simulate::simulate(
         s,

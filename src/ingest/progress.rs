@@ -12,14 +12,34 @@ use crate::plan::{DeviceState, OriginalGates, Progress};
 use crate::units::Instant;
 use std::path::Path;
 
-/// Parses a re-plan's `now` (named `field` in messages: `--now` or `now`); it must be
-/// before the deadline.
-pub fn parse_now(text: &str, field: &str, s: &Scenario) -> Result<Instant, Diagnostics> {
-    // `request.now` (the server's JSON field) is reported as file `request`, column `now`.
+/// Where a re-plan's `now` was given, as messages name it: the CLI's `--now` (a file
+/// position of its own) or the `now` field of an HTTP request (file `request`, column
+/// `now`).
+#[derive(Debug, Clone, Copy)]
+pub struct NowField<'a> {
+    pub file: &'a str,
+    pub column: Option<&'a str>,
+}
+
+impl NowField<'_> {
+    pub const CLI: NowField<'static> = NowField {
+        file: "--now",
+        column: None,
+    };
+    pub const REQUEST: NowField<'static> = NowField {
+        file: "request",
+        column: Some("now"),
+    };
+}
+
+/// Parses a re-plan's `now` (named in messages as `field` says); it must lie within the
+/// scenario's span: not before its start, before its deadline.
+pub fn parse_now(text: &str, field: NowField, s: &Scenario) -> Result<Instant, Diagnostics> {
     let bad = |msg: String| {
-        let d = match field.split_once('.') {
-            Some((file, column)) => Diagnostic::error(file, msg).column(column),
-            None => Diagnostic::error(field, msg),
+        let d = Diagnostic::error(field.file, msg);
+        let d = match field.column {
+            Some(c) => d.column(c),
+            None => d,
         };
         Diagnostics(vec![d.value(text)])
     };
@@ -250,7 +270,7 @@ pub fn read_replan(
     s: &Scenario,
     progress: &Path,
     now: &str,
-    now_field: &str,
+    now_field: NowField,
     original_summary: Option<&Path>,
 ) -> Result<crate::plan::Replan, Diagnostics> {
     let now = parse_now(now, now_field, s)?;

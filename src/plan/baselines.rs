@@ -122,17 +122,7 @@ impl Comparison {
 /// placement × the highest price per MB of any pool (overage tier or zone rate) — more
 /// than any one download can add to spend.
 pub fn spend_per_device(s: &Scenario, max_mb: f64) -> f64 {
-    let max_price = s
-        .pools
-        .iter()
-        .flat_map(|p| {
-            p.tiers
-                .iter()
-                .map(|t| t.price.0)
-                .chain(p.zone_rates.values().map(|z| z.0))
-        })
-        .fold(0.0, f64::max);
-    max_mb * max_price
+    max_mb * s.max_price_per_mb()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -173,11 +173,12 @@ pub fn solve(
     progress: &dyn Fn(&str),
 ) -> Result<Generated, SolveError> {
     let t0 = Clock::now();
-    let relaxed = relaxation(s, p, m, master, opts, progress)?;
-    let left = opts
-        .time_limit_seconds
-        .map(|l| (l - t0.elapsed().as_secs_f64()).max(0.0));
-    integer_point(m, opts, left, relaxed)
+    let left = || {
+        opts.time_limit_seconds
+            .map(|l| (l - t0.elapsed().as_secs_f64()).max(0.0))
+    };
+    let relaxed = relaxation(s, p, m, master, &left, progress)?;
+    integer_point(m, opts, left(), relaxed)
 }
 
 /// The column-generation loop: the master LP re-solved with the placements that price
@@ -187,14 +188,9 @@ fn relaxation(
     p: &Prepared,
     m: &mut PlanModel,
     master: &mut Master,
-    opts: &SolveOptions,
+    left: &dyn Fn() -> Option<f64>,
     progress: &dyn Fn(&str),
 ) -> Result<Generated, SolveError> {
-    let t0 = Clock::now();
-    let left = |t0: &Clock| {
-        opts.time_limit_seconds
-            .map(|l| (l - t0.elapsed().as_secs_f64()).max(0.0))
-    };
     let mut lower_bound = f64::NEG_INFINITY;
     let mut rounds = 0;
     let (mut solve_s, mut pricing_s) = (0.0, 0.0);
@@ -206,7 +202,7 @@ fn relaxation(
         // The first master (a few columns per cohort) is always solved to the end, so a
         // time-limited run still has a plan; later rounds get what time is left and fall
         // back to the last complete round.
-        let limit = if last.is_none() { None } else { left(&t0) };
+        let limit = if last.is_none() { None } else { left() };
         let solved = master.solve(&m.lp, limit);
         solve_s += ts.elapsed().as_secs_f64();
         let point = match (solved, last.take()) {
@@ -238,7 +234,7 @@ fn relaxation(
         if added == 0 || converged {
             break point;
         }
-        if left(&t0).is_some_and(|l| l <= 0.0) {
+        if left().is_some_and(|l| l <= 0.0) {
             status = Status::TimeLimit;
             break point;
         }

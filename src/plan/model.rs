@@ -182,16 +182,7 @@ pub fn build(s: &Scenario, p: &Prepared, inputs: &ModelInputs) -> PlanModel {
 
 /// Leaving a device unscheduled must cost more than any way of placing it.
 fn unplaced_penalty(s: &Scenario, p: &Prepared) -> f64 {
-    let max_price = s
-        .pools
-        .iter()
-        .flat_map(|pl| {
-            pl.tiers
-                .iter()
-                .map(|t| t.price.0)
-                .chain(pl.zone_rates.values().map(|z| z.0))
-        })
-        .fold(0.0, f64::max);
+    let max_price = s.max_price_per_mb();
     let max_mb = p
         .cohorts
         .iter()

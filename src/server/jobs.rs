@@ -459,7 +459,7 @@ fn validate(
         &loaded.scenario,
         &dir.join("progress.csv"),
         now,
-        "request.now",
+        ingest::progress::NowField::REQUEST,
         original.as_deref(),
     )?;
     let coverage = crate::coverage::load(&loaded)?;
