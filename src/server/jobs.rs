@@ -290,6 +290,10 @@ impl AppState {
         // No permit: shutting down; the plan stays queued on disk for the next start.
         let Some(permit) = permit else { return };
         if self.store.set_state(&id, State::Solving, None).is_none() {
+            // Deleted between the check above and now: cancelled all the same.
+            if self.take_cancelled(&id) {
+                self.metrics.solve("cancelled");
+            }
             return;
         }
         self.metrics.solving.fetch_add(1, Ordering::SeqCst);
