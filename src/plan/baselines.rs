@@ -369,29 +369,29 @@ pub fn payloads(s: &Scenario, profiles: &[(Arc<Profile>, KeyLevel)]) -> Vec<Opti
         .collect()
 }
 
-fn report(
-    s: &Scenario,
-    name: &str,
+/// A baseline run priced by the one accounting, before it is compared with the plan.
+pub struct Priced {
+    name: &'static str,
     description: String,
-    run: Run,
-    cmp: &Comparison,
-) -> BaselineReport {
+    cost: CostBreakdown,
+    peak_mb_per_hour: f64,
+    peak_region: String,
+    finished_by_deadline: usize,
+    devices: usize,
+    not_updated: usize,
+    paused: usize,
+}
+
+fn priced(s: &Scenario, name: &'static str, description: String, run: Run) -> Priced {
     let acc = evaluate::account(s, &run.downloads, &[], super::load_grid(s));
     let (peak, region) = acc
         .regions
         .iter()
         .map(|r| (r.peak_mb_per_hour, r.region.clone()))
         .fold((0.0, String::new()), |a, b| if b.0 > a.0 { b } else { a });
-    let missing = run.not_updated as f64;
-    let spend = acc.cost.overage + acc.cost.zone + missing * cmp.spend_per_device_not_updated;
-    let total = acc.cost.total + missing * cmp.total_per_device_not_updated;
-    BaselineReport {
-        name: name.to_string(),
+    Priced {
+        name,
         description,
-        spend,
-        total,
-        saving_spend: spend - cmp.plan_spend,
-        saving_total: total - cmp.plan_total,
         cost: acc.cost,
         peak_mb_per_hour: peak,
         peak_region: region,
@@ -401,8 +401,33 @@ fn report(
             .filter(|d| d.window_end <= s.deadline)
             .count(),
         devices: run.downloads.len() + run.not_updated,
-        devices_not_updated: run.not_updated,
-        paused_at_cap: run.paused,
+        not_updated: run.not_updated,
+        paused: run.paused,
+    }
+}
+
+impl Priced {
+    /// The baseline's figures beside the plan's: devices it does not update priced as
+    /// `cmp` prices the plan's left-out ones, savings as differences of the two.
+    pub fn compare(self, cmp: &Comparison) -> BaselineReport {
+        let missing = self.not_updated as f64;
+        let spend = self.cost.overage + self.cost.zone + missing * cmp.spend_per_device_not_updated;
+        let total = self.cost.total + missing * cmp.total_per_device_not_updated;
+        BaselineReport {
+            name: self.name.to_string(),
+            description: self.description,
+            spend,
+            total,
+            saving_spend: spend - cmp.plan_spend,
+            saving_total: total - cmp.plan_total,
+            cost: self.cost,
+            peak_mb_per_hour: self.peak_mb_per_hour,
+            peak_region: self.peak_region,
+            finished_by_deadline: self.finished_by_deadline,
+            devices: self.devices,
+            devices_not_updated: self.not_updated,
+            paused_at_cap: self.paused,
+        }
     }
 }
 
@@ -462,30 +487,24 @@ fn run(
     out
 }
 
-/// All three baselines, compared with the plan as `cmp` states.
-pub fn baselines(
+/// All three baselines, priced (compare each with the plan by [`Priced::compare`]).
+pub fn price(
     s: &Scenario,
     profiles: &[(Arc<Profile>, KeyLevel)],
     wave_of: &[Option<usize>],
     rank: &[u32],
-    cmp: &Comparison,
-) -> Vec<BaselineReport> {
+) -> Vec<Priced> {
     let payloads = payloads(s, profiles);
     let by_wave = devices_by_wave(s, profiles, &payloads, wave_of, rank);
     // Independent of each other: priced side by side.
     let (push, (rate, local)) = rayon::join(
-        || global_push(s, &by_wave, cmp),
-        || {
-            rayon::join(
-                || rate_limited(s, &by_wave, cmp),
-                || local_off_peak(s, &by_wave, cmp),
-            )
-        },
+        || global_push(s, &by_wave),
+        || rayon::join(|| rate_limited(s, &by_wave), || local_off_peak(s, &by_wave)),
     );
     vec![push, rate, local]
 }
 
-fn global_push(s: &Scenario, by_wave: &[Vec<Dev<'_>>], cmp: &Comparison) -> BaselineReport {
+fn global_push(s: &Scenario, by_wave: &[Vec<Dev<'_>>]) -> Priced {
     let all: Vec<Dev<'_>> = by_wave.iter().flatten().copied().collect();
     let r = run(
         s,
@@ -494,16 +513,15 @@ fn global_push(s: &Scenario, by_wave: &[Vec<Dev<'_>>], cmp: &Comparison) -> Base
         &|devs, _| vec![Some(s.start); devs.len()],
         &|_, t| Some(t),
     );
-    report(
+    priced(
         s,
         "global-push",
         "every device downloads at start, ignoring waves, windows and pools (a paused SIM downloads at its reset)".into(),
         r,
-        cmp,
     )
 }
 
-fn rate_limited(s: &Scenario, by_wave: &[Vec<Dev<'_>>], cmp: &Comparison) -> BaselineReport {
+fn rate_limited(s: &Scenario, by_wave: &[Vec<Dev<'_>>]) -> Priced {
     let maint = WindowSet::new(
         LocalWindow::parse(MAINTENANCE_WINDOW_UTC)
             .into_iter()
@@ -533,18 +551,17 @@ fn rate_limited(s: &Scenario, by_wave: &[Vec<Dev<'_>>], cmp: &Comparison) -> Bas
         starts
     };
     let r = run(s, by_wave, true, &starts, &|_, t| Some(t));
-    report(
+    priced(
         s,
         "rate-limited",
         format!(
             "notifications ramp from {RAMP_START_PER_MINUTE}/min, doubling every minute, inside the maintenance window {MAINTENANCE_WINDOW_UTC} UTC; waves in order after each gate (a paused SIM downloads at its reset)"
         ),
         r,
-        cmp,
     )
 }
 
-fn local_off_peak(s: &Scenario, by_wave: &[Vec<Dev<'_>>], cmp: &Comparison) -> BaselineReport {
+fn local_off_peak(s: &Scenario, by_wave: &[Vec<Dev<'_>>]) -> Priced {
     let grid = Grid::new(
         s.start,
         s.deadline + Duration::days(LATEST_DAYS_AFTER_DEADLINE),
@@ -570,11 +587,10 @@ fn local_off_peak(s: &Scenario, by_wave: &[Vec<Dev<'_>>], cmp: &Comparison) -> B
     };
     let starts = |devs: &[Dev<'_>], from: Instant| devs.iter().map(|d| first(d, from)).collect();
     let r = run(s, by_wave, true, &starts, &first);
-    report(
+    priced(
         s,
         "local-off-peak",
         "every device starts at the beginning of its first local window, first come first served; waves in order after each gate (a paused SIM starts in its first window after the reset)".into(),
         r,
-        cmp,
     )
 }

@@ -49,6 +49,23 @@ pub struct Generated {
     pub integer_model: Option<super::lp::Lp>,
 }
 
+impl Generated {
+    /// Takes in a later solve of the same model (more bounds fixed): its point and
+    /// bound, with the rounds and seconds added up.
+    pub fn absorb(&mut self, again: Generated) {
+        self.lower_bound = again.lower_bound;
+        self.objective = again.objective;
+        self.values = again.values;
+        self.integer_model = again.integer_model;
+        self.rounds += again.rounds;
+        self.solve_seconds += again.solve_seconds;
+        self.pricing_seconds += again.pricing_seconds;
+        if again.status != Status::Optimal {
+            self.status = again.status;
+        }
+    }
+}
+
 /// The placements each cohort starts with: per billing cycle it can be billed to (or
 /// once for a roaming cohort), the one with the lowest own cost; and the placements a
 /// greedy pass gives its devices — cheapest own cost first, as many devices as the

@@ -395,6 +395,12 @@ fn wave_spans(s: &Scenario, w: &SpanInputs<'_>, progress: &dyn Fn(&str)) -> Wave
     out
 }
 
+/// Profiles and coverage of every device, shared by the planner's steps.
+type Profiles = [(
+    std::sync::Arc<crate::coverage::Profile>,
+    crate::coverage::KeyLevel,
+)];
+
 /// Plans the scenario. `progress` is told each step's name as it starts.
 pub fn plan(
     s: &Scenario,
@@ -402,33 +408,152 @@ pub fn plan(
     opts: &PlanOptions,
     progress: &dyn Fn(&str),
 ) -> Result<Plan, PlanError> {
-    let grid = Grid::new(s.start, s.deadline, s.slot_minutes.min(60));
     progress("assigning waves");
     let rank = id_rank(s);
     let (wave_of, wave_notes) = waves::assign_waves(s, &rank);
     progress("resolving coverage profiles");
     let profiles = prepare::resolve_profiles(s, coverage);
-    let mut unscheduled: Vec<UnscheduledRow> = Vec::new();
-    // Re-planning: who is still to plan, the bytes already spent or in flight, and the
-    // gates of what happened.
-    let happened = match &opts.replan {
-        Some(r) => Some(replan::resolve(
+    let price_baselines = !opts.skip_baselines && opts.replan.is_none();
+    // The baselines need nothing of the plan until they are compared with it, so they
+    // are priced on a thread of their own while the planner works (HiGHS solves on one
+    // core; the other was idle).
+    std::thread::scope(|scope| {
+        let pricing = price_baselines
+            .then(|| scope.spawn(|| baselines::price(s, &profiles, &wave_of, &rank)));
+        let cx = Context {
             s,
             coverage,
-            &profiles,
-            &wave_of,
+            opts,
+            profiles: &profiles,
+            wave_of: &wave_of,
+            rank: &rank,
+        };
+        let (mut plan, cmp) = plan_devices(&cx, wave_notes, progress)?;
+        if let Some(pricing) = pricing {
+            progress("pricing the baselines");
+            let priced = pricing
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            plan.baselines = priced.into_iter().map(|b| b.compare(&cmp)).collect();
+            plan.comparison = Some(cmp);
+        }
+        Ok(plan)
+    })
+}
+
+/// What every step of [`plan`] reads.
+struct Context<'a> {
+    s: &'a Scenario,
+    coverage: &'a CoverageModel,
+    opts: &'a PlanOptions,
+    profiles: &'a Profiles,
+    wave_of: &'a [Option<usize>],
+    rank: &'a [u32],
+}
+
+/// Plans the devices (everything but the baselines), and states what the baselines are
+/// compared with: the plan, its left-out devices priced.
+fn plan_devices(
+    cx: &Context<'_>,
+    mut wave_notes: Vec<String>,
+    progress: &dyn Fn(&str),
+) -> Result<(Plan, baselines::Comparison), PlanError> {
+    let s = cx.s;
+    let grid = Grid::new(s.start, s.deadline, s.slot_minutes.min(60));
+    let mut unscheduled: Vec<UnscheduledRow> = Vec::new();
+    let before = before_planning(cx, &mut wave_notes, &mut unscheduled)?;
+    let t0 = Clock::now();
+    let spans = wave_spans(
+        s,
+        &SpanInputs {
+            profiles: cx.profiles,
+            grid,
+            wave_of: cx.wave_of,
+            state: &before.state,
+            happened: before.happened.as_ref(),
+            inputs: &before.inputs,
+        },
+        progress,
+    );
+    let mut wave_reports = spans.reports;
+    let prepared = Prepared::concat(spans.parts, grid);
+    let up_to_date = up_to_date(s, &prepared, &mut unscheduled);
+    let mut sr = solve_and_round(cx, &prepared, &before.inputs, t0, progress)?;
+    let mut rows = plan_rows(s, &prepared, cx.profiles, &sr.scheduled);
+    for &(d, ci) in &sr.left {
+        let reason = prepared.cohorts[ci]
+            .no_placement
+            .clone()
+            .unwrap_or_else(|| limit_reason(s, &prepared, ci, &sr.m));
+        unscheduled.push(UnscheduledRow { device: d, reason });
+    }
+    finish_waves(&mut wave_reports, &rows, &before, &spans.gate_from_happened);
+    rows.sort_unstable_by_key(|r| cx.rank[r.device.0 as usize]);
+    unscheduled.sort_unstable_by_key(|u| cx.rank[u.device.0 as usize]);
+    progress("accounting");
+    let downloads: Vec<Download> = rows.iter().map(|r| download_of(s, r)).collect();
+    let accounting = evaluate::account(s, &downloads, &before.spent, load_grid(s));
+    let lp = lp_report(&prepared, &sr, accounting.cost.total);
+    let cmp = baselines::Comparison::new(
+        &accounting.cost,
+        unscheduled.len().saturating_sub(up_to_date),
+        baselines::spend_per_device(s, max_placement_mb(&prepared)),
+        sr.m.unplaced_penalty,
+    );
+    let models = if cx.opts.keep_models {
+        let lp = sr.solved.integer_model.take().unwrap_or(sr.m.lp);
+        vec![("plan".to_string(), lp)]
+    } else {
+        Vec::new()
+    };
+    let plan = Plan {
+        rows,
+        unscheduled,
+        up_to_date,
+        accounting,
+        lp,
+        waves: wave_reports,
+        models,
+        wave_notes,
+        baselines: Vec::new(),
+        comparison: None,
+        spent: before.spent,
+    };
+    Ok((plan, cmp))
+}
+
+/// What happened before this plan (re-planning): each device's state, the bytes spent
+/// or in flight and what the model must take as given.
+struct Before {
+    happened: Option<replan::Happened>,
+    state: Vec<DeviceState>,
+    spent: Vec<evaluate::Spent>,
+    inputs: model::ModelInputs,
+}
+
+fn before_planning(
+    cx: &Context<'_>,
+    wave_notes: &mut Vec<String>,
+    unscheduled: &mut Vec<UnscheduledRow>,
+) -> Result<Before, PlanError> {
+    let s = cx.s;
+    let happened = match &cx.opts.replan {
+        Some(r) => Some(replan::resolve(
+            s,
+            cx.coverage,
+            cx.profiles,
+            cx.wave_of,
             r,
-            &opts.solve,
+            &cx.opts.solve,
         )?),
         None => None,
     };
-    let mut wave_notes = wave_notes;
     let state = happened.as_ref().map_or_else(
         || vec![DeviceState::Pending; s.devices.len()],
         |h| h.state.clone(),
     );
     let spent = happened.as_ref().map_or_else(Vec::new, |h| h.spent.clone());
-    if let (Some(r), Some(h)) = (&opts.replan, &happened) {
+    if let (Some(r), Some(h)) = (&cx.opts.replan, &happened) {
         wave_notes.extend(h.notes.iter().cloned());
         unscheduled.extend(replanned_rows(s, r));
     }
@@ -446,24 +571,18 @@ pub fn plan(
             })
             .collect(),
     };
-    let t0 = Clock::now();
-    let spans = wave_spans(
-        s,
-        &SpanInputs {
-            profiles: &profiles,
-            grid,
-            wave_of: &wave_of,
-            state: &state,
-            happened: happened.as_ref(),
-            inputs: &inputs,
-        },
-        progress,
-    );
-    let mut wave_reports = spans.reports;
-    let gate_from_happened = spans.gate_from_happened;
-    let prepared = Prepared::concat(spans.parts, grid);
-    let up_to_date = if prepared.up_to_date == 0 && prepared.cohorts.is_empty() {
-        // Every wave was finished (re-planning): still report devices on the release.
+    Ok(Before {
+        happened,
+        state,
+        spent,
+        inputs,
+    })
+}
+
+/// Devices already on the release, listed in `unscheduled` when no wave prepared them
+/// (every wave finished before a re-plan).
+fn up_to_date(s: &Scenario, prepared: &Prepared, unscheduled: &mut Vec<UnscheduledRow>) -> usize {
+    let n = if prepared.up_to_date == 0 && prepared.cohorts.is_empty() {
         let mut n = 0;
         for (i, d) in s.devices.iter().enumerate() {
             if d.current_version == s.release {
@@ -482,14 +601,40 @@ pub fn plan(
         device: u.device,
         reason: u.reason.clone(),
     }));
+    n
+}
+
+/// The model solved and rounded to whole devices.
+struct SolvedAndRounded {
+    m: model::PlanModel,
+    solved: colgen::Generated,
+    counts: round::Counts,
+    repaired: usize,
+    scheduled: Vec<round::Scheduled>,
+    left: Vec<(DeviceIdx, usize)>,
+    build_seconds: f64,
+    round_seconds: f64,
+}
+
+/// Builds the model (timed from `t0`, when preparing began), solves it by column
+/// generation, rounds it and repairs hard limits; when rounding leaves devices out that
+/// the LP placed, solves again with them left out so the bound covers the plan written.
+fn solve_and_round(
+    cx: &Context<'_>,
+    prepared: &Prepared,
+    inputs: &model::ModelInputs,
+    t0: Clock,
+    progress: &dyn Fn(&str),
+) -> Result<SolvedAndRounded, PlanError> {
+    let (s, opts) = (cx.s, &cx.opts.solve);
     progress("building the model");
-    let mut m = model::build(s, &prepared, &inputs);
-    for (ci, ks) in colgen::initial_columns(s, &prepared, &m)
+    let mut m = model::build(s, prepared, inputs);
+    for (ci, ks) in colgen::initial_columns(s, prepared, &m)
         .into_iter()
         .enumerate()
     {
         for k in ks {
-            m.add_placement(s, &prepared, ci, k);
+            m.add_placement(s, prepared, ci, k);
         }
     }
     let build_seconds = t0.elapsed().as_secs_f64();
@@ -503,15 +648,14 @@ pub fn plan(
             .sum::<usize>(),
         m.lp.rows.len()
     ));
-    let mut master = solve::Master::new(&m.lp, &opts.solve);
-    let mut solved = colgen::solve(s, &prepared, &mut m, &mut master, &opts.solve, progress)
-        .map_err(|e| PlanError::Solve { source: e })?;
+    let solve_err = |e| PlanError::Solve { source: e };
+    let mut master = solve::Master::new(&m.lp, opts);
+    let mut solved =
+        colgen::solve(s, prepared, &mut m, &mut master, opts, progress).map_err(solve_err)?;
     progress("rounding");
     let t1 = Clock::now();
-    let mut counts = round::round_counts(&m, &prepared, &solved.values);
-    let repaired = round::repair_hard_limits(s, &m, &prepared, &mut counts);
-    // Rounding left out devices the LP had (fractionally) placed: bound the plans that
-    // leave out at least as many per cohort, so the bound covers the plan written.
+    let mut counts = round::round_counts(&m, prepared, &solved.values);
+    let repaired = round::repair_hard_limits(s, &m, prepared, &mut counts);
     let mut short = false;
     for (ci, &u) in m.unplaced.iter().enumerate() {
         if counts.unplaced[ci] as f64 > solved.values[u] + 1e-6 {
@@ -522,59 +666,78 @@ pub fn plan(
     }
     if short {
         progress("bounding the plan's device set");
-        let again = colgen::solve(s, &prepared, &mut m, &mut master, &opts.solve, progress)
-            .map_err(|e| PlanError::Solve { source: e })?;
-        solved.lower_bound = again.lower_bound;
-        solved.objective = again.objective;
-        solved.values = again.values;
-        solved.integer_model = again.integer_model;
-        solved.rounds += again.rounds;
-        solved.solve_seconds += again.solve_seconds;
-        solved.pricing_seconds += again.pricing_seconds;
-        if again.status != Status::Optimal {
-            solved.status = again.status;
-        }
+        let again =
+            colgen::solve(s, prepared, &mut m, &mut master, opts, progress).map_err(solve_err)?;
+        solved.absorb(again);
     }
-    let (scheduled, left) = round::assign(&prepared, &profiles, &counts);
-    let round_seconds = t1.elapsed().as_secs_f64();
-    let mut rows = Vec::with_capacity(scheduled.len());
-    let mut cycle_cache: std::collections::HashMap<(PoolId, Instant), Instant> = Default::default();
-    for sc in scheduled {
-        let c = &prepared.cohorts[sc.cohort];
-        let pool = s.pool(c.key.pool);
-        rows.push(PlanRow {
-            device: sc.device,
-            wave: c.key.wave,
-            payload: c.payload.label.clone(),
-            payload_bytes: c.payload.bytes.0,
-            expected_bytes: sc.expected_bytes,
-            window_start: sc.window_start,
-            window_end: sc.window_end,
-            p_success: sc.p_success,
-            throughput_kbps: sc.throughput_kbps,
-            billing_cycle_start: c.zone_price.is_none().then(|| {
-                *cycle_cache
-                    .entry((c.key.pool, sc.window_start))
-                    .or_insert_with(|| {
-                        crate::billing::cycle_start_containing(pool, sc.window_start)
-                    })
-            }),
-            reconnect_by: reconnect_by(s, &profiles[sc.device.0 as usize].0, c.tz, sc.window_end),
-        });
-    }
-    for (d, ci) in left {
-        let reason = prepared.cohorts[ci]
-            .no_placement
-            .clone()
-            .unwrap_or_else(|| limit_reason(s, &prepared, ci, &m));
-        unscheduled.push(UnscheduledRow { device: d, reason });
-    }
-    for (wi, rep) in wave_reports.iter_mut().enumerate() {
+    let (scheduled, left) = round::assign(prepared, cx.profiles, &counts);
+    Ok(SolvedAndRounded {
+        m,
+        solved,
+        counts,
+        repaired,
+        scheduled,
+        left,
+        build_seconds,
+        round_seconds: t1.elapsed().as_secs_f64(),
+    })
+}
+
+/// One plan row per scheduled device.
+fn plan_rows(
+    s: &Scenario,
+    prepared: &Prepared,
+    profiles: &Profiles,
+    scheduled: &[round::Scheduled],
+) -> Vec<PlanRow> {
+    let mut cycle_cache: rustc_hash::FxHashMap<(PoolId, Instant), Instant> = Default::default();
+    scheduled
+        .iter()
+        .map(|sc| {
+            let c = &prepared.cohorts[sc.cohort];
+            let pool = s.pool(c.key.pool);
+            PlanRow {
+                device: sc.device,
+                wave: c.key.wave,
+                payload: c.payload.label.clone(),
+                payload_bytes: c.payload.bytes.0,
+                expected_bytes: sc.expected_bytes,
+                window_start: sc.window_start,
+                window_end: sc.window_end,
+                p_success: sc.p_success,
+                throughput_kbps: sc.throughput_kbps,
+                billing_cycle_start: c.zone_price.is_none().then(|| {
+                    *cycle_cache
+                        .entry((c.key.pool, sc.window_start))
+                        .or_insert_with(|| {
+                            crate::billing::cycle_start_containing(pool, sc.window_start)
+                        })
+                }),
+                reconnect_by: reconnect_by(
+                    s,
+                    &profiles[sc.device.0 as usize].0,
+                    c.tz,
+                    sc.window_end,
+                ),
+            }
+        })
+        .collect()
+}
+
+/// Each wave's devices, first start, last end and gate (from what happened when that
+/// is what holds the next wave).
+fn finish_waves(
+    reports: &mut [WaveReport],
+    rows: &[PlanRow],
+    before: &Before,
+    gate_from_happened: &[bool],
+) {
+    for (wi, rep) in reports.iter_mut().enumerate() {
         let of_wave = || rows.iter().filter(|r| r.wave == wi);
         rep.devices = of_wave().count();
         rep.start = of_wave().map(|r| r.window_start).min();
         rep.end = of_wave().map(|r| r.window_end).max();
-        let happened_gate = happened.as_ref().and_then(|h| h.gate[wi]);
+        let happened_gate = before.happened.as_ref().and_then(|h| h.gate[wi]);
         let planned_gate = rep.end.map(|e| e + soak(rep.soak_hours));
         rep.gate = if gate_from_happened[wi] {
             happened_gate.or(planned_gate)
@@ -582,19 +745,18 @@ pub fn plan(
             planned_gate.max(happened_gate)
         };
     }
-    rows.sort_unstable_by_key(|r| rank[r.device.0 as usize]);
-    unscheduled.sort_unstable_by_key(|u| rank[u.device.0 as usize]);
-    progress("accounting");
-    let downloads: Vec<Download> = rows.iter().map(|r| download_of(s, r)).collect();
-    let accounting = evaluate::account(s, &downloads, &spent, load_grid(s));
-    // The plan is a point of the model with its left-out devices on the unplaced
-    // columns, so model bound − their penalty bounds cost.total.
-    let left_out: u32 = counts.unplaced.iter().sum();
+}
+
+/// The LP's figures beside the plan's `total`. The plan is a point of the model with
+/// its left-out devices on the unplaced columns, so model bound − their penalty bounds
+/// `cost.total`.
+fn lp_report(prepared: &Prepared, sr: &SolvedAndRounded, total: f64) -> LpReport {
+    let (m, solved) = (&sr.m, &sr.solved);
+    let left_out: u32 = sr.counts.unplaced.iter().sum();
     let lower_bound = solved.lower_bound - m.unplaced_penalty * left_out as f64;
     let unplaced_lp: f64 = m.unplaced.iter().map(|&u| solved.values[u]).sum();
     let penalty = m.unplaced_penalty * unplaced_lp;
-    let total = accounting.cost.total;
-    let lp = LpReport {
+    LpReport {
         status: solved.status,
         objective: solved.objective - penalty,
         unplaced_penalty: penalty,
@@ -613,46 +775,12 @@ pub fn plan(
         cohorts: prepared.cohorts.len(),
         algorithm: solved.algorithm,
         rounds: solved.rounds,
-        build_seconds,
+        build_seconds: sr.build_seconds,
         solve_seconds: solved.solve_seconds,
         pricing_seconds: solved.pricing_seconds,
-        round_seconds,
-        repaired_devices: repaired,
-    };
-    let models = if opts.keep_models {
-        vec![(
-            "plan".to_string(),
-            solved.integer_model.take().unwrap_or(m.lp),
-        )]
-    } else {
-        Vec::new()
-    };
-    let (baselines, comparison) = if opts.skip_baselines || opts.replan.is_some() {
-        (Vec::new(), None)
-    } else {
-        progress("pricing the baselines");
-        let cmp = baselines::Comparison::new(
-            &accounting.cost,
-            unscheduled.len().saturating_sub(up_to_date),
-            baselines::spend_per_device(s, max_placement_mb(&prepared)),
-            m.unplaced_penalty,
-        );
-        let b = baselines::baselines(s, &profiles, &wave_of, &rank, &cmp);
-        (b, Some(cmp))
-    };
-    Ok(Plan {
-        rows,
-        unscheduled,
-        up_to_date,
-        accounting,
-        lp,
-        waves: wave_reports,
-        models,
-        wave_notes,
-        baselines,
-        comparison,
-        spent,
-    })
+        round_seconds: sr.round_seconds,
+        repaired_devices: sr.repaired,
+    }
 }
 
 /// The largest expected MB of any candidate placement.
