@@ -1168,6 +1168,12 @@ fn serve_config(a: ServeArgs) -> Result<(crate::server::ServerConfig, String), S
 
 /// Resolves `otaplan serve`'s arguments and runs the server until it is stopped.
 fn serve(a: ServeArgs) -> ExitCode {
+    #[cfg(target_os = "linux")]
+    if let Some(e) = crate::server::restart_with_bounded_arenas() {
+        eprintln!(
+            "warning: could not restart with MALLOC_ARENA_MAX=2 ({e}); serving with glibc's default arenas"
+        );
+    }
     let (cfg, bind) = match serve_config(a) {
         Ok(x) => x,
         Err(e) => {
