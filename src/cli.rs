@@ -33,7 +33,7 @@ pub enum Command {
     /// Replay a written plan many times on the coverage model (Monte Carlo) and write
     /// simulation.json into the plan folder.
     Simulate(SimulateArgs),
-    /// Write the finance report (report.html, spend.csv, spend_by_day.csv) of a plan
+    /// Write the finance report (report.html, report.xlsx, spend.csv, spend_by_day.csv) of a plan
     /// folder from its summary.json, plan.csv and, when present, simulation.json.
     Report(ReportArgs),
     /// Serve the planner over HTTP (see docs/server.md).
@@ -133,7 +133,7 @@ pub struct PlanArgs {
     /// Do not price the baselines (global push, rate-limited, local off-peak).
     #[arg(long)]
     pub no_baselines: bool,
-    /// Do not write the finance report (report.html, spend.csv, spend_by_day.csv).
+    /// Do not write the finance report (report.html, report.xlsx, spend.csv, spend_by_day.csv).
     #[arg(long)]
     pub no_report: bool,
     /// Re-plan a paused rollout: progress.csv with device_id, state
@@ -797,6 +797,14 @@ fn simulate(a: &SimulateArgs) -> ExitCode {
         }
     };
     let s = &loaded.scenario;
+    // What is replayed is recorded from the bytes as read now, before plan.csv is parsed.
+    let identity = match ingest::plan_folder::plan_identity(&a.plan) {
+        Ok(id) => id,
+        Err(e) => {
+            eprintln!("error: cannot read the plan in {}: {e}", a.plan.display());
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
     let rows = match ingest::plan_csv::read_plan(&a.plan.join("plan.csv"), s) {
         Ok(r) => r,
         Err(d) => {
@@ -820,7 +828,10 @@ fn simulate(a: &SimulateArgs) -> ExitCode {
         seed: a.seed,
     };
     let sim = match crate::simulate::simulate(s, &coverage, &rows, opts, &|| bar.inc(1)) {
-        Ok(sim) => sim,
+        Ok(sim) => crate::simulate::Simulation {
+            plan: Some(identity),
+            ..sim
+        },
         Err(e) => {
             bar.finish_and_clear();
             eprintln!("error: {e}");
@@ -856,60 +867,16 @@ fn simulate(a: &SimulateArgs) -> ExitCode {
 }
 
 fn report(a: &ReportArgs) -> ExitCode {
-    let read_json = |name: &str| -> Result<Option<String>, String> {
-        let path = a.dir.join(name);
-        match std::fs::read_to_string(&path) {
-            Ok(t) => Ok(Some(t)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
-        }
-    };
-    let summary = match read_json("summary.json") {
-        Ok(Some(t)) => match serde_json::from_str::<crate::report::SummaryView>(&t) {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("error: {}: {e}", a.dir.join("summary.json").display());
-                return ExitCode::from(EXIT_BAD_INPUT);
-            }
-        },
-        Ok(None) => {
-            eprintln!(
-                "error: {} has no summary.json: run `otaplan plan` first",
-                a.dir.display()
-            );
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
-    let simulation = match read_json("simulation.json") {
-        Ok(Some(t)) => match serde_json::from_str::<crate::report::SimulationView>(&t) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                eprintln!("error: {}: {e}", a.dir.join("simulation.json").display());
-                return ExitCode::from(EXIT_BAD_INPUT);
-            }
-        },
-        Ok(None) => None,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
-    let rows = match ingest::plan_csv::read_row_use(&a.dir.join("plan.csv")) {
+    let input = match ingest::plan_folder::read_report_input(&a.dir) {
         Ok(r) => r,
         Err(d) => {
             print_diagnostics(&d, MessageFormat::Text);
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    let input = crate::report::ReportInput {
-        summary,
-        simulation,
-        days: crate::report::days_of(&rows),
-    };
+    if let Some(why) = &input.simulation_ignored {
+        eprintln!("warning: {why}");
+    }
     if let Err(e) = crate::output::write_report(&a.dir, &input) {
         eprintln!(
             "error: cannot write the report into {}: {e}",
@@ -918,7 +885,7 @@ fn report(a: &ReportArgs) -> ExitCode {
         return ExitCode::from(EXIT_INTERNAL);
     }
     println!(
-        "wrote {}, spend.csv and spend_by_day.csv",
+        "wrote {}, report.xlsx, spend.csv and spend_by_day.csv",
         a.dir.join("report.html").display()
     );
     ExitCode::SUCCESS

@@ -6,6 +6,7 @@ pub mod coverage;
 pub mod export;
 pub mod parquet_guard;
 pub mod plan_csv;
+pub mod plan_folder;
 pub mod progress;
 pub mod table;
 pub mod toml_doc;

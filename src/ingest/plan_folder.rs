@@ -1,0 +1,139 @@
+//! Reads a plan folder for the finance report (`otaplan report DIR`): summary.json,
+//! plan.csv, unscheduled.csv and — when it replayed this very plan — simulation.json.
+//! `plan_identity` is what `simulate` records of the plan it replayed (SHA-256 of
+//! plan.csv and summary.json), so a simulation of another plan is named and left out.
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::report::{ReportInput, SimulationView, SummaryView};
+use crate::simulate::PlanIdentity;
+use sha2::{Digest, Sha256};
+use std::io;
+use std::path::Path;
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The identity of the plan in `dir`: SHA-256 of its plan.csv and summary.json.
+pub fn plan_identity(dir: &Path) -> io::Result<PlanIdentity> {
+    Ok(PlanIdentity {
+        plan_csv_sha256: sha256_hex(&std::fs::read(dir.join("plan.csv"))?),
+        summary_json_sha256: sha256_hex(&std::fs::read(dir.join("summary.json"))?),
+    })
+}
+
+/// A file of the folder, or `None` when it does not exist.
+fn read_optional(path: &Path) -> Result<Option<String>, Diagnostic> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Diagnostic::error(
+            path.display().to_string(),
+            format!("cannot read it: {e}"),
+        )),
+    }
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, Diagnostic> {
+    serde_json::from_str(text).map_err(|e| {
+        Diagnostic::error(
+            path.display().to_string(),
+            format!("not what otaplan writes: {e}"),
+        )
+    })
+}
+
+/// Why a simulation cannot be shown beside this plan, if it cannot.
+fn foreign_simulation(sim: &SimulationView, this: &PlanIdentity, dir: &Path) -> Option<String> {
+    let file = dir.join("simulation.json");
+    let again =
+        "run `otaplan simulate SCENARIO --plan` on this folder again to see simulated figures";
+    let Some(theirs) = &sim.plan else {
+        return Some(format!(
+            "{} was ignored: it does not record which plan it replayed (an older otaplan wrote it); {again}.",
+            file.display()
+        ));
+    };
+    let mut changed = Vec::new();
+    if theirs.plan_csv_sha256 != this.plan_csv_sha256 {
+        changed.push("plan.csv");
+    }
+    if theirs.summary_json_sha256 != this.summary_json_sha256 {
+        changed.push("summary.json");
+    }
+    (!changed.is_empty()).then(|| {
+        format!(
+            "{} was ignored: it replayed another plan ({} changed since it was simulated); {again}.",
+            file.display(),
+            changed.join(" and ")
+        )
+    })
+}
+
+/// The reasons of unscheduled.csv (none when the file is missing).
+fn unscheduled_reasons(path: &Path) -> Result<Vec<String>, Diagnostics> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let t = super::table::open_named(path)?;
+    let mut diags = Diagnostics::default();
+    let reasons = t
+        .texts("reason", &mut diags)
+        .into_iter()
+        .map(|v| v.ok().unwrap_or_default())
+        .collect();
+    if diags.has_errors() {
+        Err(diags)
+    } else {
+        Ok(reasons)
+    }
+}
+
+/// Everything `otaplan report DIR` shows, read from the plan folder `dir`.
+pub fn read_report_input(dir: &Path) -> Result<ReportInput, Diagnostics> {
+    let one = |d: Diagnostic| {
+        let mut ds = Diagnostics::default();
+        ds.push(d);
+        ds
+    };
+    let summary_path = dir.join("summary.json");
+    let summary: SummaryView = match read_optional(&summary_path).map_err(one)? {
+        Some(t) => parse_json(&summary_path, &t).map_err(one)?,
+        None => {
+            return Err(one(Diagnostic::error(
+                summary_path.display().to_string(),
+                "no such file: run `otaplan plan SCENARIO --out DIR` first",
+            )));
+        }
+    };
+    let devices = super::plan_csv::read_device_rows(&dir.join("plan.csv"))?;
+    let unscheduled = unscheduled_reasons(&dir.join("unscheduled.csv"))?;
+    let sim_path = dir.join("simulation.json");
+    let mut simulation: Option<SimulationView> = match read_optional(&sim_path).map_err(one)? {
+        Some(t) => Some(parse_json(&sim_path, &t).map_err(one)?),
+        None => None,
+    };
+    let mut simulation_ignored = None;
+    if let Some(sim) = &simulation {
+        let this = plan_identity(dir).map_err(|e| {
+            one(Diagnostic::error(
+                dir.display().to_string(),
+                format!("cannot read the plan: {e}"),
+            ))
+        })?;
+        simulation_ignored = foreign_simulation(sim, &this, dir);
+        if simulation_ignored.is_some() {
+            simulation = None;
+        }
+    }
+    Ok(ReportInput {
+        summary,
+        simulation,
+        simulation_ignored,
+        devices,
+        unscheduled,
+    })
+}
