@@ -25,24 +25,30 @@ pub fn plan_identity(dir: &Path) -> io::Result<PlanIdentity> {
     })
 }
 
+fn one(d: Diagnostic) -> Diagnostics {
+    let mut ds = Diagnostics::default();
+    ds.push(d);
+    ds
+}
+
 /// A file of the folder, or `None` when it does not exist.
-fn read_optional(path: &Path) -> Result<Option<String>, Diagnostic> {
+fn read_optional(path: &Path) -> Result<Option<String>, Diagnostics> {
     match std::fs::read_to_string(path) {
         Ok(t) => Ok(Some(t)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Diagnostic::error(
+        Err(e) => Err(one(Diagnostic::error(
             path.display().to_string(),
             format!("cannot read it: {e}"),
-        )),
+        ))),
     }
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, Diagnostic> {
+fn parse_json<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, Diagnostics> {
     serde_json::from_str(text).map_err(|e| {
-        Diagnostic::error(
+        one(Diagnostic::error(
             path.display().to_string(),
             format!("not what otaplan writes: {e}"),
-        )
+        ))
     })
 }
 
@@ -94,14 +100,9 @@ fn unscheduled_reasons(path: &Path) -> Result<Vec<String>, Diagnostics> {
 
 /// Everything `otaplan report DIR` shows, read from the plan folder `dir`.
 pub fn read_report_input(dir: &Path) -> Result<ReportInput, Diagnostics> {
-    let one = |d: Diagnostic| {
-        let mut ds = Diagnostics::default();
-        ds.push(d);
-        ds
-    };
     let summary_path = dir.join("summary.json");
-    let summary: SummaryView = match read_optional(&summary_path).map_err(one)? {
-        Some(t) => parse_json(&summary_path, &t).map_err(one)?,
+    let summary: SummaryView = match read_optional(&summary_path)? {
+        Some(t) => parse_json(&summary_path, &t)?,
         None => {
             return Err(one(Diagnostic::error(
                 summary_path.display().to_string(),
@@ -112,8 +113,8 @@ pub fn read_report_input(dir: &Path) -> Result<ReportInput, Diagnostics> {
     let devices = super::plan_csv::read_device_rows(&dir.join("plan.csv"))?;
     let unscheduled = unscheduled_reasons(&dir.join("unscheduled.csv"))?;
     let sim_path = dir.join("simulation.json");
-    let mut simulation: Option<SimulationView> = match read_optional(&sim_path).map_err(one)? {
-        Some(t) => Some(parse_json(&sim_path, &t).map_err(one)?),
+    let mut simulation: Option<SimulationView> = match read_optional(&sim_path)? {
+        Some(t) => Some(parse_json(&sim_path, &t)?),
         None => None,
     };
     let mut simulation_ignored = None;

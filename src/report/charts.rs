@@ -357,7 +357,7 @@ fn day_chart(d: &DaySeries<'_>) -> Result<Chart, ReportError> {
             .x_labels(2 * n + 1)
             .x_label_formatter(&|x| {
                 let i = x.floor() as usize;
-                if i % step == 0 {
+                if i.is_multiple_of(step) {
                     centre_label(&d.labels, *x)
                 } else {
                     String::new()
