@@ -38,6 +38,59 @@ pub enum Command {
     Report(ReportArgs),
     /// Serve the planner over HTTP (see docs/server.md).
     Serve(ServeArgs),
+    /// Write the requests that hand a plan to a rollout system (AWS IoT Jobs, hawkBit,
+    /// Mender): one file per call, calls.json and README.txt listing the calls in order.
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ExportTarget {
+    AwsIotJobs,
+    Hawkbit,
+    Mender,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum EndBehavior {
+    StopRollout,
+    Cancel,
+    ForceCancel,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// The plan folder (holding plan.csv and summary.json).
+    pub plan_dir: PathBuf,
+    /// The rollout system.
+    #[arg(long, value_enum)]
+    pub to: ExportTarget,
+    /// Output folder (default: PLAN_DIR/export-<target>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// AWS: thing ARN template; {device_id} is replaced by each device's id.
+    #[arg(long, default_value = "arn:aws:iot:REGION:ACCOUNT:thing/{device_id}")]
+    pub thing_arn: String,
+    /// AWS: the job document's URL (S3), sent as documentSource.
+    #[arg(long)]
+    pub document_source: Option<String>,
+    /// AWS: a file holding the job document, sent as document.
+    #[arg(long, conflicts_with = "document_source")]
+    pub document: Option<PathBuf>,
+    /// AWS: what happens to a job's executions at its window's end.
+    #[arg(long, value_enum, default_value_t = EndBehavior::StopRollout)]
+    pub end_behavior: EndBehavior,
+    /// Job ids (AWS) and deployment names (Mender) start with this (default: scenario-release).
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// Retries of a failed device inside its window (AWS FAILED executions, Mender retries).
+    #[arg(long, default_value_t = 1)]
+    pub retries: u32,
+    /// hawkBit: the id of the release's distribution set (default: a {distributionSetId} placeholder).
+    #[arg(long)]
+    pub distribution_set_id: Option<String>,
+    /// Mender: the artifact name of the release (default: the release).
+    #[arg(long)]
+    pub artifact_name: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -66,9 +119,10 @@ pub struct SimulateArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// Address to listen on; a non-loopback address needs a token.
+    /// Address to listen on (`127.0.0.1:8080`, `localhost:8080`); a non-loopback
+    /// address needs a token.
     #[arg(long, default_value = "127.0.0.1:8080")]
-    pub bind: std::net::SocketAddr,
+    pub bind: String,
     /// Where plans and their inputs are stored.
     #[arg(long)]
     pub data_dir: PathBuf,
@@ -99,6 +153,25 @@ pub struct ServeArgs {
     /// Solver time limit per solve, seconds.
     #[arg(long)]
     pub time_limit: Option<f64>,
+    /// Seconds a connection has to send a request's headers.
+    #[arg(long, default_value_t = 10)]
+    pub header_timeout: u64,
+    /// Seconds /readyz answers 503 after SIGTERM before the listener closes.
+    #[arg(long, default_value_t = 5)]
+    pub drain_seconds: u64,
+    /// Keep at most this many finished plans (newest first).
+    #[arg(long)]
+    pub keep_plans: Option<usize>,
+    /// Delete finished plans older than this many days.
+    #[arg(long)]
+    pub keep_days: Option<u64>,
+    /// A host (besides loopback) a plan's callback_url may name; repeatable.
+    #[arg(long = "callback-host")]
+    pub callback_hosts: Vec<String>,
+    /// File holding the key callbacks are signed with (HMAC-SHA256); none = callbacks
+    /// are refused.
+    #[arg(long)]
+    pub callback_secret_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -143,6 +216,11 @@ pub struct PlanArgs {
     /// Re-plan from this instant (RFC 3339 with an offset); no window starts before it.
     #[arg(long, requires = "progress")]
     pub now: Option<String>,
+    /// Re-planning: the folder of the plan being re-planned. Its summary.json gives the
+    /// gates of waves whose done devices have no `at` (otherwise they are re-made from
+    /// the scenario).
+    #[arg(long, requires = "progress")]
+    pub original: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -173,6 +251,25 @@ pub struct FitCoverageArgs {
     /// How to print the findings.
     #[arg(long, value_enum, default_value_t = MessageFormat::Text)]
     pub format: MessageFormat,
+    /// Print the same fit as SQL for this engine (a script that creates the temporary
+    /// view coverage_model) instead of fitting here; see docs/coverage.md.
+    #[arg(long, value_enum, conflicts_with_all = ["history", "out"])]
+    pub emit_sql: Option<SqlDialect>,
+    /// With --emit-sql: the history table, a name or a table expression (default: coverage).
+    #[arg(long, requires = "emit_sql", value_name = "NAME")]
+    pub history_table: Option<String>,
+    /// With --emit-sql: the devices table, a name or a table expression (default: devices).
+    #[arg(long, requires = "emit_sql", value_name = "NAME")]
+    pub devices_table: Option<String>,
+}
+
+/// The SQL engines `fit-coverage --emit-sql` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SqlDialect {
+    /// Apache Spark SQL.
+    Spark,
+    /// DuckDB.
+    Duckdb,
 }
 
 /// Exit code for bad input or an infeasible plan.
@@ -189,6 +286,7 @@ pub fn main() -> ExitCode {
         Command::Simulate(a) => simulate(&a),
         Command::Report(a) => report(&a),
         Command::Serve(a) => serve(a),
+        Command::Export(a) => export(&a),
         Command::Generate(a) => match run_generate(a) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -318,17 +416,21 @@ fn plan(a: &PlanArgs) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    let replan = match replan_inputs(a, &loaded.scenario, &coverage) {
-        Ok(r) => r,
-        Err(d) => {
-            pb.finish_and_clear();
-            print_diagnostics(&d, MessageFormat::Text);
-            eprintln!(
-                "{}; nothing was planned",
-                count(d.error_count(), "error", "errors")
-            );
-            return ExitCode::from(EXIT_BAD_INPUT);
+    let replan = match (&a.progress, &a.now) {
+        (Some(path), Some(now)) => {
+            let original = a.original.as_ref().map(|d| d.join("summary.json"));
+            match ingest::progress::read_replan(
+                &loaded.scenario,
+                path,
+                now,
+                ingest::progress::NowField::CLI,
+                original.as_deref(),
+            ) {
+                Ok(r) => Some(r),
+                Err(d) => return nothing_planned(&pb, &d),
+            }
         }
+        _ => None,
     };
     let (done, downloading) = replan
         .as_ref()
@@ -340,18 +442,22 @@ fn plan(a: &PlanArgs) -> ExitCode {
         },
         keep_models: a.export_model.is_some(),
         skip_baselines: a.no_baselines,
-        replan,
+        replan: None,
     };
     timings.coverage_seconds = clock.elapsed().as_secs_f64();
     let clock = std::time::Instant::now();
     let s = &loaded.scenario;
     let steps: std::cell::RefCell<Vec<(String, std::time::Instant)>> = Default::default();
-    let result = crate::plan::plan(s, &coverage, &opts, &|step| {
+    let tell = |step: &str| {
         steps
             .borrow_mut()
             .push((step.to_string(), std::time::Instant::now()));
         pb.set_message(step.to_string())
-    });
+    };
+    let result = match replan {
+        Some(r) => crate::plan::replan(s, &coverage, r, &opts, &tell),
+        None => crate::plan::plan(s, &coverage, &opts, &tell),
+    };
     let end = std::time::Instant::now();
     let steps = steps.into_inner();
     timings.plan_steps = steps
@@ -367,6 +473,9 @@ fn plan(a: &PlanArgs) -> ExitCode {
         .collect();
     let plan = match result {
         Ok(p) => p,
+        Err(crate::plan::PlanError::Input { diagnostics: d }) => {
+            return nothing_planned(&pb, &d);
+        }
         Err(e) => {
             pb.finish_and_clear();
             eprintln!("error: {e}");
@@ -396,21 +505,17 @@ fn plan(a: &PlanArgs) -> ExitCode {
             });
         }
     }
-    let written = crate::output::write_plan(&a.out, s, &plan, coverage.source, timings.clone())
-        .and_then(|_| {
-            if a.format == PlanFormat::Parquet {
-                crate::ingest::export::write_plan_parquet(&a.out.join("plan.parquet"), s, &plan)
-            } else {
-                Ok(())
-            }
-        })
-        .and_then(|_| {
-            if a.no_report {
-                return Ok(());
-            }
-            let input = crate::output::report_input(s, &plan, coverage.source)?;
-            crate::output::write_report(&a.out, &input)
-        });
+    let written = crate::ingest::export::write_plan_folder(
+        &a.out,
+        s,
+        &plan,
+        coverage.source,
+        timings.clone(),
+        crate::ingest::export::FolderOptions {
+            parquet: a.format == PlanFormat::Parquet,
+            report: !a.no_report,
+        },
+    );
     pb.finish_and_clear();
     if let Err(e) = written {
         eprintln!("error: cannot write the plan into {}: {e}", a.out.display());
@@ -456,6 +561,17 @@ fn plan(a: &PlanArgs) -> ExitCode {
         a.out.display()
     );
     ExitCode::SUCCESS
+}
+
+/// Bad re-plan input: every diagnostic, then "N errors; nothing was planned" (exit 1).
+fn nothing_planned(pb: &indicatif::ProgressBar, d: &Diagnostics) -> ExitCode {
+    pb.finish_and_clear();
+    print_diagnostics(d, MessageFormat::Text);
+    eprintln!(
+        "{}; nothing was planned",
+        count(d.error_count(), "error", "errors")
+    );
+    ExitCode::from(EXIT_BAD_INPUT)
 }
 
 /// Devices of a re-plan that progress.csv reports done or downloading (and that are not
@@ -627,6 +743,19 @@ pub fn run_generate(args: GenerateArgs) -> Result<(), crate::generate::GenerateE
     Ok(())
 }
 fn fit_coverage(a: &FitCoverageArgs) -> ExitCode {
+    if let Some(d) = a.emit_sql {
+        use crate::coverage::sql::{Dialect, Tables, fit_sql};
+        let dialect = match d {
+            SqlDialect::Spark => Dialect::Spark,
+            SqlDialect::Duckdb => Dialect::DuckDb,
+        };
+        let tables = Tables {
+            history: a.history_table.as_deref().unwrap_or("coverage"),
+            devices: a.devices_table.as_deref().unwrap_or("devices"),
+        };
+        print!("{}", fit_sql(dialect, &tables));
+        return ExitCode::SUCCESS;
+    }
     let started = std::time::Instant::now();
     let loaded = match ingest::read_scenario(&a.scenario) {
         Ok(l) => l,
@@ -682,62 +811,6 @@ fn fit_coverage(a: &FitCoverageArgs) -> ExitCode {
             ExitCode::from(EXIT_INTERNAL)
         }
     }
-}
-
-/// Resolves `--progress` and `--now` into a [`crate::plan::Replan`]: reads the progress
-/// table and re-plans the original scenario once to learn the gates finished waves keep.
-fn replan_inputs(
-    a: &PlanArgs,
-    s: &crate::domain::Scenario,
-    coverage: &crate::coverage::CoverageModel,
-) -> Result<Option<crate::plan::Replan>, Diagnostics> {
-    let (Some(path), Some(now)) = (&a.progress, &a.now) else {
-        return Ok(None);
-    };
-    let now = crate::ingest::table::parse_instant(now).map_err(|msg| {
-        let mut d = Diagnostics::default();
-        d.push(crate::diag::Diagnostic::error("--now", msg).value(now.clone()));
-        d
-    })?;
-    if now >= s.deadline {
-        let mut d = Diagnostics::default();
-        d.push(
-            crate::diag::Diagnostic::error(
-                "--now",
-                "is not before the scenario's deadline: nothing is left to plan",
-            )
-            .value(crate::output::utc(now)),
-        );
-        return Err(d);
-    }
-    let progress = crate::ingest::progress::read_progress(path, s)?;
-    let original = crate::plan::plan(
-        s,
-        coverage,
-        &crate::plan::PlanOptions {
-            solve: crate::plan::SolveOptions {
-                time_limit_seconds: a.time_limit,
-                threads: a.threads,
-            },
-            keep_models: false,
-            skip_baselines: true,
-            replan: None,
-        },
-        &|_| {},
-    )
-    .map_err(|e| {
-        let mut d = Diagnostics::default();
-        d.push(crate::diag::Diagnostic::error(
-            "scenario",
-            format!("the original plan cannot be made: {e}"),
-        ));
-        d
-    })?;
-    Ok(Some(crate::plan::Replan {
-        now,
-        progress,
-        original_gates: original.waves.iter().map(|w| w.gate).collect(),
-    }))
 }
 
 /// Checks made before reading the scenario: the plan folder exists, holds a plan.csv,
@@ -797,14 +870,6 @@ fn simulate(a: &SimulateArgs) -> ExitCode {
         }
     };
     let s = &loaded.scenario;
-    // What is replayed is recorded from the bytes as read now, before plan.csv is parsed.
-    let identity = match ingest::plan_folder::plan_identity(&a.plan) {
-        Ok(id) => id,
-        Err(e) => {
-            eprintln!("error: cannot read the plan in {}: {e}", a.plan.display());
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
     let rows = match ingest::plan_csv::read_plan(&a.plan.join("plan.csv"), s) {
         Ok(r) => r,
         Err(d) => {
@@ -827,11 +892,15 @@ fn simulate(a: &SimulateArgs) -> ExitCode {
         runs: a.runs,
         seed: a.seed,
     };
-    let sim = match crate::simulate::simulate(s, &coverage, &rows, opts, &|| bar.inc(1)) {
-        Ok(sim) => crate::simulate::Simulation {
-            plan: Some(identity),
-            ..sim
-        },
+    let spent = match ingest::progress::read_spent(&a.plan.join("spent.csv"), s) {
+        Ok(sp) => sp,
+        Err(d) => {
+            print_diagnostics(&d, MessageFormat::Text);
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let sim = match crate::simulate::simulate(s, &coverage, &rows, &spent, opts, &|| bar.inc(1)) {
+        Ok(sim) => sim,
         Err(e) => {
             bar.finish_and_clear();
             eprintln!("error: {e}");
@@ -839,6 +908,16 @@ fn simulate(a: &SimulateArgs) -> ExitCode {
         }
     };
     bar.finish_and_clear();
+    let sim = match crate::output::plan_digest(&a.plan) {
+        Ok(digest) => crate::simulate::Simulation {
+            plan: Some(digest),
+            ..sim
+        },
+        Err(e) => {
+            eprintln!("error: cannot read the plan in {}: {e}", a.plan.display());
+            return ExitCode::from(EXIT_INTERNAL);
+        }
+    };
     if let Err(e) = crate::output::write_simulation(&a.plan, &sim) {
         eprintln!(
             "error: cannot write simulation.json into {}: {e}",
@@ -874,7 +953,7 @@ fn report(a: &ReportArgs) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    if let Some(why) = &input.simulation_ignored {
+    if let Some(why) = &input.ignored_simulation {
         eprintln!("warning: {why}");
     }
     if let Err(e) = crate::output::write_report(&a.dir, &input) {
@@ -891,19 +970,106 @@ fn report(a: &ReportArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Resolves `otaplan serve`'s arguments and runs the server until it is stopped.
-fn serve(a: ServeArgs) -> ExitCode {
-    let token = match &a.token_file {
-        Some(f) => match std::fs::read_to_string(f) {
-            Ok(t) => Some(t.trim().to_string()),
+/// Resolves `otaplan export`'s arguments, reads the plan folder, exports and writes.
+fn export(a: &ExportArgs) -> ExitCode {
+    let target = match a.to {
+        ExportTarget::AwsIotJobs => crate::handoff::Target::AwsIotJobs,
+        ExportTarget::Hawkbit => crate::handoff::Target::Hawkbit,
+        ExportTarget::Mender => crate::handoff::Target::Mender,
+    };
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| a.plan_dir.join(format!("export-{}", target.name())));
+    if let Err(e) = crate::fsutil::check_writable_dir(&out) {
+        eprintln!("error: --out {e}; nothing was exported");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    let document = match &a.document {
+        Some(p) => match std::fs::read_to_string(p) {
+            Ok(t) => Some(t),
             Err(e) => {
-                eprintln!("error: cannot read the token file {}: {e}", f.display());
-                return ExitCode::from(EXIT_INTERNAL);
+                eprintln!("error: cannot read --document {}: {e}", p.display());
+                return ExitCode::from(EXIT_BAD_INPUT);
             }
         },
-        None => std::env::var("OTAPLAN_TOKEN").ok(),
+        None => None,
+    };
+    let opts = crate::handoff::Options {
+        thing_arn: a.thing_arn.clone(),
+        document_source: a.document_source.clone(),
+        document,
+        end_behavior: match a.end_behavior {
+            EndBehavior::StopRollout => "STOP_ROLLOUT",
+            EndBehavior::Cancel => "CANCEL",
+            EndBehavior::ForceCancel => "FORCE_CANCEL",
+        }
+        .into(),
+        name_prefix: a.prefix.clone(),
+        retries: a.retries,
+        distribution_set_id: a.distribution_set_id.clone(),
+        artifact_name: a.artifact_name.clone(),
+    };
+    let clock = std::time::Instant::now();
+    let exported = crate::handoff::read_plan_dir(&a.plan_dir).and_then(|plan| {
+        let e = crate::handoff::export(&plan, target, &opts)?;
+        Ok((plan, e))
+    });
+    let (plan, e) = match exported {
+        Ok(x) => x,
+        Err(msg) => {
+            eprintln!("error: {msg}; nothing was exported");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    match crate::handoff::write_export(&out, &plan, &e) {
+        Ok(files) => {
+            println!(
+                "{}: {} of {} to {} in {:.1} s: {} calls, {} files in {} (README.txt lists the calls in order)",
+                plan.summary.scenario,
+                count(plan.downloads.len(), "device", "devices"),
+                count(plan.summary.waves.len(), "wave", "waves"),
+                target.name(),
+                clock.elapsed().as_secs_f64(),
+                thousands(e.calls.len()),
+                thousands(files.len()),
+                out.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("error: cannot write into {}: {err}", out.display());
+            ExitCode::from(EXIT_INTERNAL)
+        }
+    }
+}
+
+/// Reads a secret (token or key) from a file, trimmed.
+fn read_secret(f: &std::path::Path, what: &str) -> Result<String, String> {
+    std::fs::read_to_string(f)
+        .map(|t| t.trim().to_string())
+        .map_err(|e| format!("cannot read the {what} file {}: {e}", f.display()))
+}
+
+/// Resolves `otaplan serve`'s arguments into the server's settings.
+fn serve_config(a: ServeArgs) -> Result<(crate::server::ServerConfig, String), String> {
+    let token = match &a.token_file {
+        Some(f) => Some(read_secret(f, "token")?),
+        None => std::env::var("OTAPLAN_TOKEN")
+            .ok()
+            .map(|t| t.trim().to_string()),
     }
     .filter(|t| !t.is_empty());
+    let secret = match &a.callback_secret_file {
+        Some(f) => {
+            let s = read_secret(f, "callback secret")?;
+            if s.is_empty() {
+                return Err(format!("the callback secret file {} is empty", f.display()));
+            }
+            Some(s.into_bytes())
+        }
+        None => None,
+    };
     let mut cfg = crate::server::ServerConfig::new(a.data_dir);
     cfg.scenario_root = a.scenario_root;
     cfg.token = token;
@@ -912,8 +1078,26 @@ fn serve(a: ServeArgs) -> ExitCode {
     cfg.sync_devices = a.sync_devices;
     cfg.max_body_bytes = a.max_body_mb.saturating_mul(1 << 20);
     cfg.request_timeout = std::time::Duration::from_secs(a.request_timeout.max(1));
+    cfg.header_timeout = std::time::Duration::from_secs(a.header_timeout.max(1));
+    cfg.drain_delay = std::time::Duration::from_secs(a.drain_seconds);
     cfg.threads = a.threads.max(1);
     cfg.time_limit = a.time_limit;
+    cfg.keep_plans = a.keep_plans;
+    cfg.keep_days = a.keep_days;
+    cfg.callback_hosts = a.callback_hosts;
+    cfg.callback_secret = secret;
+    Ok((cfg, a.bind))
+}
+
+/// Resolves `otaplan serve`'s arguments and runs the server until it is stopped.
+fn serve(a: ServeArgs) -> ExitCode {
+    let (cfg, bind) = match serve_config(a) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_INTERNAL);
+        }
+    };
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -921,7 +1105,7 @@ fn serve(a: ServeArgs) -> ExitCode {
             return ExitCode::from(EXIT_INTERNAL);
         }
     };
-    match rt.block_on(crate::server::serve(cfg, a.bind)) {
+    match rt.block_on(crate::server::serve(cfg, &bind)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -231,6 +231,20 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// The highest price per MB any pool charges (an overage tier or a zone rate): what
+    /// one MB can cost at most.
+    pub fn max_price_per_mb(&self) -> f64 {
+        self.pools
+            .iter()
+            .flat_map(|p| {
+                p.tiers
+                    .iter()
+                    .map(|t| t.price.0)
+                    .chain(p.zone_rates.values().map(|z| z.0))
+            })
+            .fold(0.0, f64::max)
+    }
+
     pub fn pool(&self, id: PoolId) -> &Pool {
         &self.pools[id.0 as usize]
     }

@@ -13,6 +13,7 @@ pub mod diag;
 pub mod domain;
 pub mod fsutil;
 pub mod generate;
+pub mod handoff;
 pub mod ingest;
 pub mod output;
 pub mod payload;

@@ -22,9 +22,10 @@ pub fn local(t: Instant, tz: chrono_tz::Tz) -> String {
         .to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
-/// Quotes a CSV field when it needs it.
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
+/// Quotes a CSV field when it needs it (separators, quotes, line breaks, or spaces at
+/// either end, which a reader might trim): the one CSV field writer.
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) || s.trim() != s {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_string()
@@ -109,6 +110,9 @@ pub struct Summary {
     pub baselines: Vec<crate::plan::baselines::BaselineReport>,
     /// The same horizon priced without the release: baseline use only.
     pub business_as_usual: BusinessAsUsual,
+    /// What the baselines' savings are measured against (absent without baselines).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_comparison: Option<crate::plan::baselines::Comparison>,
     pub stop_rules: crate::domain::StopRules,
     /// How expected bytes and success were modelled (so a reader can re-derive them).
     pub model_notes: Vec<String>,
@@ -227,20 +231,17 @@ pub fn summary(s: &Scenario, plan: &Plan, source: coverage::Source, timings: Tim
         regions,
         waves,
         wave_notes: plan.wave_notes.clone(),
-        baselines: plan
-            .baselines
-            .iter()
-            .map(|b| {
-                let mut b = b.clone();
-                b.cost = rounded_cost(&b.cost);
-                b.plan_saves = money(b.plan_saves);
-                b.peak_mb_per_hour = mb(b.peak_mb_per_hour);
-                b
-            })
-            .collect(),
+        baselines: rounded_baselines(plan),
+        baseline_comparison: plan.comparison.clone().map(|mut c| {
+            c.plan_spend = money(c.plan_spend);
+            c.plan_total = money(c.plan_total);
+            c.spend_per_device_not_updated = money(c.spend_per_device_not_updated);
+            c.total_per_device_not_updated = money(c.total_per_device_not_updated);
+            c
+        }),
         business_as_usual: business_as_usual(s),
         stop_rules: s.stop_rules.clone(),
-        model_notes: vec![
+        model_notes: [
             format!(
                 "expected_bytes = Σ over the payload's artifacts of size × (e^(h·d) − 1)/(h·d) when not resumable, size + h·d × {} bytes when resumable, × {} protocol overhead; d = size × 8 / throughput, h = mean drop rate over the window's local hours",
                 crate::plan::transfer::RESUME_OVERHEAD_BYTES,
@@ -254,12 +255,66 @@ pub fn summary(s: &Scenario, plan: &Plan, source: coverage::Source, timings: Tim
             "placements: a window starts a whole number of slots after one of the device's local windows opens and lasts whole slots, so a 4-hour local window gives 4 hours in any UTC offset; its bytes are spread over the UTC load slots it overlaps by the fraction it overlaps each".into(),
             "solver: column generation over every cohort's candidate placements (lp.candidate_placements), priced with HiGHS's row duals; lp.lower_bound = best master optimum + Σ cohorts n × min(0, least reduced cost), a valid bound on cost.total over plans with these wave spans and placements; lp.rounding_gap = (cost.total − lp.lower_bound) / lp.lower_bound".into(),
             "expected_bytes and p_success are the cohort's (devices the model cannot tell apart share them), so cost.total is what the model priced; throughput_kbps is the device's own lowest over its window".into(),
-        ],
+            "baselines: each covers every device needing the release; its bytes are billed in whatever cycle they fall, after the deadline too (such a cycle is charged only the overage its update bytes add); a download that would push a pause/throttle pool past cap_mb waits for the reset (paused_at_cap); devices left out are priced as baseline_comparison states".into(),
+        ]
+        .into_iter()
+        .chain(
+            plan.comparison
+                .iter()
+                .flat_map(|c| c.notes(&rounded_baselines(plan))),
+        )
+        .collect(),
         timings,
     }
 }
 
-/// Writes `plan.csv`, `unscheduled.csv` and `summary.json` into `dir`.
+/// The baselines as summary.json shows them: money rounded once, and each saving the
+/// difference of the rounded figures, so that `saving_total = total − plan_total` and
+/// `saving_spend = spend − plan_spend` hold to the cent as written.
+fn rounded_baselines(plan: &Plan) -> Vec<crate::plan::baselines::BaselineReport> {
+    let Some(cmp) = &plan.comparison else {
+        return Vec::new();
+    };
+    plan.baselines
+        .iter()
+        .map(|b| {
+            let mut b = b.clone();
+            b.cost = rounded_cost(&b.cost);
+            b.spend = money(b.spend);
+            b.total = money(b.total);
+            b.saving_spend = money(b.spend - money(cmp.plan_spend));
+            b.saving_total = money(b.total - money(cmp.plan_total));
+            b.peak_mb_per_hour = mb(b.peak_mb_per_hour);
+            b
+        })
+        .collect()
+}
+
+/// `spent.csv` as text: the bytes a re-plan charged before its first window — `used`
+/// (what progress.csv reported, billed at its `at`) and `in_flight` (the rest of a
+/// download running at `--now`, billed then and carried as load until `load_until`).
+/// A fresh plan writes the header only.
+pub fn spent_csv(s: &Scenario, plan: &Plan) -> String {
+    let mut out = String::from("device_id,kind,bytes,at,load_until\n");
+    for sp in &plan.spent {
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{}",
+            csv_field(&s.devices[sp.device.0 as usize].id),
+            if sp.load_until.is_some() {
+                "in_flight"
+            } else {
+                "used"
+            },
+            sp.bytes,
+            utc(sp.at),
+            sp.load_until.map(utc).unwrap_or_default()
+        );
+    }
+    out
+}
+
+/// Writes `plan.csv`, `unscheduled.csv`, `spent.csv` and `summary.json` into `dir`.
 pub fn write_plan(
     dir: &Path,
     s: &Scenario,
@@ -274,6 +329,7 @@ pub fn write_plan(
         &dir.join("unscheduled.csv"),
         unscheduled_csv(s, plan).as_bytes(),
     )?;
+    write_atomic(&dir.join("spent.csv"), spent_csv(s, plan).as_bytes())?;
     timings.write_seconds = t0.elapsed().as_secs_f64();
     let json = serde_json::to_string_pretty(&summary(s, plan, source, timings))
         .map_err(io::Error::other)?;
@@ -319,6 +375,24 @@ pub fn simulation_json(sim: &crate::simulate::Simulation) -> String {
         round_stats(&mut r.peak_mb_per_hour, mb);
     }
     serde_json::to_string_pretty(&sim).unwrap_or_default() + "\n"
+}
+
+/// The content hash of a plan folder's `plan.csv` and `summary.json` (SHA-256 over both,
+/// each preceded by its length): what `simulation.json` records as the plan it replayed.
+pub fn plan_digest(dir: &Path) -> io::Result<String> {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    for name in ["plan.csv", "summary.json"] {
+        let bytes = std::fs::read(dir.join(name))?;
+        ctx.update(&(bytes.len() as u64).to_le_bytes());
+        ctx.update(&bytes);
+    }
+    let hex: String = ctx
+        .finish()
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(format!("sha256:{hex}"))
 }
 
 /// Writes `simulation.json` into `dir` atomically.
@@ -370,7 +444,7 @@ pub fn report_input(
     Ok(crate::report::ReportInput {
         summary,
         simulation: None,
-        simulation_ignored: None,
+        ignored_simulation: None,
         devices,
         unscheduled: plan.unscheduled.iter().map(|u| u.reason.clone()).collect(),
     })

@@ -7,7 +7,7 @@
 
 use crate::coverage::{CoverageModel, Profile, hour_of_week};
 use crate::domain::{Artifact, Scenario};
-use crate::plan::evaluate::{self, Accounting, CostBreakdown, Download};
+use crate::plan::evaluate::{self, Accounting, CostBreakdown, Download, Spent};
 use crate::plan::transfer::{PROTOCOL_OVERHEAD, RESUME_OVERHEAD_BYTES};
 use crate::plan::{PlanRow, download_of, load_grid};
 use crate::units::Instant;
@@ -15,7 +15,7 @@ use chrono::Duration;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// What to simulate.
 #[derive(Debug, Clone, Copy)]
@@ -118,19 +118,12 @@ pub struct Completion {
     pub p10: f64,
 }
 
-/// Which plan a simulation replayed: SHA-256 of the plan folder's files as they were read
-/// (lowercase hex). The report ignores a simulation whose plan folder has changed since.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlanIdentity {
-    pub plan_csv_sha256: String,
-    pub summary_json_sha256: String,
-}
-
 /// What `simulation.json` holds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Simulation {
-    /// The plan replayed (set by the front end, which read its files).
-    pub plan: Option<PlanIdentity>,
+    /// The plan replayed: [`crate::output::plan_digest`] of its folder, set by the front
+    /// end that read the folder (the report ignores a simulation of another plan).
+    pub plan: Option<String>,
     pub runs: usize,
     pub seed: u64,
     pub devices: usize,
@@ -405,7 +398,7 @@ type RunResult = (Accounting, usize, usize, usize);
 
 /// One run: every device's attempts, priced by the planner's accounting. Returns the
 /// accounting, the devices completed and the attempts made.
-fn run_once(devs: &[DeviceSim], s: &Scenario, seed: u64, run: u64) -> RunResult {
+fn run_once(devs: &[DeviceSim], s: &Scenario, spent: &[Spent], seed: u64, run: u64) -> RunResult {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(run);
     let mut downloads = Vec::with_capacity(devs.len() + devs.len() / 4);
@@ -439,18 +432,21 @@ fn run_once(devs: &[DeviceSim], s: &Scenario, seed: u64, run: u64) -> RunResult 
         }
     }
     (
-        evaluate::account(s, &downloads, &[], load_grid(s)),
+        evaluate::account(s, &downloads, spent, load_grid(s)),
         completed,
         attempts,
         failed_first,
     )
 }
 
-/// Replays `rows` `opts.runs` times; `tick` is called once per finished run.
+/// Replays `rows` `opts.runs` times; `tick` is called once per finished run. `spent` is
+/// what the plan charged before its first window (a re-plan's `spent.csv`): every run
+/// and the projection pay it exactly as the plan does.
 pub fn simulate(
     s: &Scenario,
     coverage: &CoverageModel,
     rows: &[PlanRow],
+    spent: &[Spent],
     opts: SimOptions,
     tick: &(dyn Fn() + Sync),
 ) -> Result<Simulation, SimError> {
@@ -461,13 +457,13 @@ pub fn simulate(
     let projected = evaluate::account(
         s,
         &rows.iter().map(|r| download_of(s, r)).collect::<Vec<_>>(),
-        &[],
+        spent,
         load_grid(s),
     );
     let results: Vec<RunResult> = (0..opts.runs as u64)
         .into_par_iter()
         .map(|run| {
-            let r = run_once(&devs, s, opts.seed, run);
+            let r = run_once(&devs, s, spent, opts.seed, run);
             tick();
             r
         })

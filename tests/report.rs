@@ -392,11 +392,50 @@ fn the_spreadsheet_invoices_add_up_to_spend_csv_and_summary_to_the_cent() {
         .collect();
     assert_eq!(dev_header, plan_header);
     assert_eq!(sheet_rows(&x, "Devices").len(), plan.lines().count() - 1);
-    // Baselines: one row for the plan, one per baseline.
+    // The release's cost: Σ per invoice = the Summary sheet's = summary.json's invoices −
+    // business as usual, to the cent.
+    let bau = &s["business_as_usual"]["cost"];
+    let release = cash - cents(f(&bau["overage"]) + f(&bau["zone"]));
+    let rows_release: i64 = rows.iter().map(|r| cents(f(&r["release_cost"]))).sum();
+    assert_eq!(rows_release, release);
+    assert_eq!(cents(f(&total["release_cost"])), release);
+    let summary_sheet: std::collections::HashMap<String, Value> = sheet_rows(&x, "Summary")
+        .into_iter()
+        .map(|r| (r["item"].as_str().unwrap().to_string(), r["value"].clone()))
+        .collect();
     assert_eq!(
-        sheet_rows(&x, "Baselines").len(),
-        1 + s["baselines"].as_array().unwrap().len()
+        cents(f(
+            &summary_sheet["release cost (cash it adds: overage + roaming)"]
+        )),
+        release
     );
+    // Baselines: one row for the plan, one per baseline; savings as summary.json writes
+    // them, each = the baseline's spend (total) − the plan's.
+    let baselines = sheet_rows(&x, "Baselines");
+    let expected = s["baselines"].as_array().unwrap();
+    assert!(!expected.is_empty());
+    assert_eq!(baselines.len(), 1 + expected.len());
+    let plan_row = &baselines[0];
+    let cmp = &s["baseline_comparison"];
+    assert_eq!(cents(f(&plan_row["spend"])), cents(f(&cmp["plan_spend"])));
+    assert_eq!(cents(f(&plan_row["total"])), cents(f(&cmp["plan_total"])));
+    for (row, b) in baselines[1..].iter().zip(expected) {
+        assert_eq!(row["rollout"], b["name"]);
+        for key in ["spend", "total", "saving_spend", "saving_total"] {
+            assert_eq!(cents(f(&row[key])), cents(f(&b[key])), "{key} of {b}");
+        }
+        assert_eq!(
+            cents(f(&row["saving_spend"])),
+            cents(f(&row["spend"])) - cents(f(&plan_row["spend"]))
+        );
+        assert_eq!(
+            cents(f(&summary_sheet[&format!(
+                "saving vs {} (spend against spend)",
+                b["name"].as_str().unwrap()
+            )])),
+            cents(f(&b["saving_spend"]))
+        );
+    }
 }
 
 #[test]
@@ -462,36 +501,6 @@ fn business_as_usual_is_the_horizon_without_the_release() {
 }
 
 #[test]
-fn a_simulation_of_another_plan_is_named_and_left_out() {
-    let out = tempfile::tempdir().unwrap();
-    let dir = data("minimal");
-    run_plan(&dir, out.path(), &[]);
-    simulate(&dir, out.path(), "10");
-    // Its own simulation is shown.
-    report(out.path());
-    let text = rendered_text(&out.path().join("report.html"));
-    assert!(text.contains("simulated P10–P90") && !text.contains("was ignored"));
-    // The folder is planned again (another plan: no baselines this time).
-    run_plan(&dir, out.path(), &["--no-baselines"]);
-    let o = report(out.path());
-    let err = String::from_utf8_lossy(&o.stderr);
-    let why = format!(
-        "{} was ignored: it replayed another plan (summary.json changed since it was simulated)",
-        out.path().join("simulation.json").display()
-    );
-    assert!(err.contains(&why), "{err}");
-    let text = rendered_text(&out.path().join("report.html"));
-    assert!(
-        text.contains("Check before relying on these figures"),
-        "{text}"
-    );
-    assert!(text.contains(&why), "{text}");
-    assert!(!text.contains("simulated P10–P90"), "{text}");
-    let spend = read_csv(&out.path().join("spend.csv"));
-    assert!(spend.iter().all(|r| r["simulated_p50"].is_empty()));
-}
-
-#[test]
 fn a_time_limited_plan_and_unscheduled_devices_are_warned_about() {
     let out = tempfile::tempdir().unwrap();
     run_plan(&data("minimal"), out.path(), &[]);
@@ -533,4 +542,73 @@ fn no_report_skips_the_report() {
     assert!(!out.path().join("report.html").exists());
     assert!(!out.path().join("report.xlsx").exists());
     assert!(out.path().join("summary.json").exists());
+}
+
+/// `simulation.json` names the plan it replayed; after the folder is planned again, the
+/// report leaves the old simulation out and says so, instead of showing its P50/P90
+/// beside the new plan's figures.
+#[test]
+fn a_simulation_of_another_plan_is_named_and_left_out() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = data("falling-tiers");
+    run_plan(&dir, out.path(), &[]);
+    let simulate = [
+        "simulate".as_ref(),
+        dir.as_os_str(),
+        "--plan".as_ref(),
+        out.path().as_os_str(),
+        "--runs".as_ref(),
+        "20".as_ref(),
+        "--quiet".as_ref(),
+    ];
+    otaplan(&simulate);
+    let sim = read_json(&out.path().join("simulation.json"));
+    let digest = sim["plan"].as_str().unwrap().to_string();
+    assert!(
+        digest.starts_with("sha256:") && digest.len() == 7 + 64,
+        "{digest}"
+    );
+    let report = |expect_warning: bool| {
+        let o = assert_cmd::Command::cargo_bin("otaplan")
+            .unwrap()
+            .args(["report".as_ref(), out.path().as_os_str()])
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+        let html = std::fs::read_to_string(out.path().join("report.html")).unwrap();
+        assert_eq!(
+            stderr.contains("replayed another plan"),
+            expect_warning,
+            "{stderr}"
+        );
+        let text = rendered_text(&out.path().join("report.html"));
+        assert_eq!(html.contains("replayed another plan"), expect_warning);
+        assert_eq!(
+            text.contains("Check before relying on these figures"),
+            expect_warning,
+            "{text}"
+        );
+        assert_eq!(
+            text.contains("Simulated objective P50 / P90"),
+            !expect_warning
+        );
+        // spend.csv carries the simulated band only beside its own plan.
+        let spend = read_csv(&out.path().join("spend.csv"));
+        assert_eq!(
+            spend.iter().all(|r| r["simulated_p50"].is_empty()),
+            expect_warning
+        );
+    };
+    report(false);
+    // Planned again: a new summary.json (its timings differ), so another plan.
+    run_plan(&dir, out.path(), &[]);
+    report(true);
+    // Simulated again: the simulation is this plan's and shows.
+    otaplan(&simulate);
+    assert_ne!(
+        read_json(&out.path().join("simulation.json"))["plan"],
+        digest
+    );
+    report(false);
 }

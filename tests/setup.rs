@@ -90,6 +90,11 @@ fn this_machine_has_every_prerequisite() {
         "chromium",
         "highspy",
         "openpyxl",
+        "botocore",
+        "jsonschema",
+        "duckdb",
+        "pyspark",
+        "java",
     ] {
         assert!(line(&out, name).contains("ok"), "{name}");
     }

@@ -12,7 +12,15 @@ fn plan_and_simulate(name: &str, runs: usize, seed: u64) -> (Vec<PlanRow>, Simul
     let coverage = otaplan::coverage::load(&loaded).unwrap();
     let s = &loaded.scenario;
     let plan = otaplan::plan::plan(s, &coverage, &PlanOptions::default(), &|_| {}).unwrap();
-    let sim = simulate(s, &coverage, &plan.rows, SimOptions { runs, seed }, &|| {}).unwrap();
+    let sim = simulate(
+        s,
+        &coverage,
+        &plan.rows,
+        &plan.spent,
+        SimOptions { runs, seed },
+        &|| {},
+    )
+    .unwrap();
     // The projection the simulator compares against is the planner's own accounting.
     assert_eq!(sim.projected_total, plan.accounting.cost.total);
     (plan.rows, sim)

@@ -4,23 +4,8 @@
 mod common;
 use assert_cmd::Command;
 use common::*;
-use otaplan::generate::{GenerateOptions, Preset, TableFormat, generate};
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
-
-fn generated(devices: usize, seed: u64) -> tempfile::TempDir {
-    let d = tempfile::tempdir().unwrap();
-    let opts = GenerateOptions {
-        devices,
-        seed,
-        out: d.path().to_path_buf(),
-        preset: Preset::Bench,
-        coverage_days: Some(0),
-        devices_format: TableFormat::Csv,
-    };
-    generate(&opts, &|_, _| {}).unwrap();
-    d
-}
 
 fn devices(dir: &Path) -> HashMap<String, HashMap<String, String>> {
     read_csv(&dir.join("devices.csv"))
@@ -162,14 +147,16 @@ fn replanning_after_the_canary_and_a_pause_counts_spent_bytes() {
     let mut csv = String::from("device_id,state,bytes_used,at\n");
     let mut spent_mb = 0.0;
     let mut done = BTreeSet::new();
+    let mut last_at = None;
     for r in plan
         .iter()
         .filter(|r| r["wave"] == "canary" && devs[&r["device_id"]]["zone"].is_empty())
     {
         csv += &format!(
             "{},done,{},{}\n",
-            r["device_id"], r["expected_bytes"], r["window_start"]
+            r["device_id"], r["expected_bytes"], r["window_end"]
         );
+        last_at = last_at.max(Some(ts(&r["window_end"])));
         spent_mb += r["expected_bytes"].parse::<f64>().unwrap() / 1e6;
         done.insert(r["device_id"].clone());
     }
@@ -178,11 +165,14 @@ fn replanning_after_the_canary_and_a_pause_counts_spent_bytes() {
         .iter()
         .find(|r| r["wave"] != "canary" && devs[&r["device_id"]]["zone"].is_empty())
         .unwrap();
+    // Its failed attempt happened before --now (at the canary gate).
+    let failed_bytes = failed["payload_bytes"].parse::<u64>().unwrap() / 2;
     csv += &format!(
-        "{},failed,1234567,{}\n",
-        failed["device_id"], failed["window_start"]
+        "{},failed,{failed_bytes},{}\n",
+        failed["device_id"],
+        s1["waves"][0]["gate"].as_str().unwrap()
     );
-    spent_mb += 1.234567;
+    spent_mb += failed_bytes as f64 / 1e6;
     let progress = first.path().join("progress.csv");
     std::fs::write(&progress, csv).unwrap();
     let out = tempfile::tempdir().unwrap();
@@ -222,8 +212,12 @@ fn replanning_after_the_canary_and_a_pause_counts_spent_bytes() {
         .map(|c| c.get("already_mb").and_then(|v| v.as_f64()).unwrap_or(0.0))
         .sum();
     assert!((already - spent_mb).abs() < 1e-3, "{already} vs {spent_mb}");
-    // The finished canary wave keeps its gate.
-    assert_eq!(s2["waves"][0]["gate"], s1["waves"][0]["gate"]);
+    // The finished canary wave's gate is its last done device's `at` plus the soak.
+    let soak = chrono::Duration::hours(s1["waves"][0]["soak_hours"].as_f64().unwrap() as i64);
+    assert_eq!(
+        ts(s2["waves"][0]["gate"].as_str().unwrap()),
+        last_at.unwrap() + soak
+    );
     assert_eq!(s2["waves"][0]["devices"], 0);
 }
 
@@ -272,7 +266,12 @@ fn baselines_are_priced_like_the_plan() {
     let b = s["baselines"].as_array().unwrap();
     let names: Vec<&str> = b.iter().map(|x| x["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["global-push", "rate-limited", "local-off-peak"]);
-    let plan_total = s["cost"]["total"].as_f64().unwrap();
+    let plan_total = s["baseline_comparison"]["plan_total"].as_f64().unwrap();
+    assert_eq!(
+        plan_total,
+        s["cost"]["total"].as_f64().unwrap(),
+        "every device planned"
+    );
     for x in b {
         // Every baseline downloads before the reset on April 1st and pays 5 × 10.4 MB at
         // $1/MB of overage; the plan waits for the fresh allowance.
@@ -281,8 +280,8 @@ fn baselines_are_priced_like_the_plan() {
             "{x}"
         );
         assert_eq!(x["finished_by_deadline"], 5);
-        let saves = x["cost"]["total"].as_f64().unwrap() - plan_total;
-        assert!((x["plan_saves"].as_f64().unwrap() - saves).abs() < 1e-3);
+        let saves = x["total"].as_f64().unwrap() - plan_total;
+        assert!((x["saving_total"].as_f64().unwrap() - saves).abs() < 1e-9);
         assert!(saves > 50.0);
     }
     assert_eq!(s["cost"]["overage"].as_f64().unwrap(), 0.0);

@@ -20,9 +20,17 @@ pub const K_DROP_HOURS: f64 = 24.0;
 
 /// Throughput histogram: bins of 1/8 decade from 1 kbps to 1 Gbps (values outside land
 /// in the end bins). The median is interpolated in log space inside its bin.
-const BINS: usize = 48;
-const LOG_LO: f64 = 0.0;
-const BIN_W: f64 = 6.0 / BINS as f64;
+pub const BINS: usize = 48;
+/// log10 of the lower edge of the first bin (kbps).
+pub const LOG_LO: f64 = 0.0;
+/// Width of one bin in decades.
+pub const BIN_W: f64 = 6.0 / BINS as f64;
+
+/// A device's sampling interval (hours) is the mean gap between its samples, clamped to
+/// this range; a device with a single sample counts as sampled hourly.
+pub const MIN_INTERVAL_HOURS: f64 = 1.0 / 60.0;
+pub const MAX_INTERVAL_HOURS: f64 = 24.0;
+pub const SINGLE_SAMPLE_INTERVAL_HOURS: f64 = 1.0;
 
 /// The most rows of one kind of problem reported one by one; the rest are counted.
 pub const MAX_ROWS_PER_PROBLEM: usize = 20;
@@ -39,7 +47,10 @@ pub struct HistoryBatch {
     pub online: Vec<bool>,
     /// kbps; NaN when absent.
     pub throughput: Vec<f32>,
+    /// `false` where the row had no `dropped` value.
     pub dropped: Vec<bool>,
+    /// Whether any row of the batch had a `dropped` value (true or false).
+    pub any_dropped_value: bool,
 }
 
 impl HistoryBatch {
@@ -56,7 +67,9 @@ impl HistoryBatch {
         self.online.clear();
         self.throughput.clear();
         self.dropped.clear();
+        self.any_dropped_value = false;
     }
+    /// Adds a row whose `dropped` value is known.
     pub fn push(
         &mut self,
         row: u64,
@@ -66,12 +79,25 @@ impl HistoryBatch {
         throughput: f32,
         dropped: bool,
     ) {
+        self.push_row(row, device, ts, online, throughput, Some(dropped));
+    }
+    /// Adds a row; `dropped` is `None` where the row's cell was empty.
+    pub fn push_row(
+        &mut self,
+        row: u64,
+        device: u32,
+        ts: i64,
+        online: bool,
+        throughput: f32,
+        dropped: Option<bool>,
+    ) {
         self.row.push(row);
         self.device.push(device);
         self.ts.push(ts);
         self.online.push(online);
         self.throughput.push(throughput);
-        self.dropped.push(dropped);
+        self.dropped.push(dropped.unwrap_or(false));
+        self.any_dropped_value |= dropped.is_some();
     }
 }
 
@@ -306,6 +332,8 @@ pub struct Fitter<'s> {
     group_keys: Vec<String>,
     group_cells: Vec<Box<[GroupCell]>>,
     has_dropped: bool,
+    /// Whether any row added had a `dropped` value.
+    saw_dropped: bool,
     rows: u64,
     out_of_order: u64,
 }
@@ -321,7 +349,8 @@ pub struct Fitted {
 
 impl<'s> Fitter<'s> {
     /// `file` names the history in messages; `has_dropped` says whether the file has a
-    /// `dropped` column (without it, drop hazards come from the parents).
+    /// `dropped` column. Without it, or when no row has a `dropped` value, drop hazards
+    /// come from the parents (the generated SQL of [`super::sql`] decides the same way).
     pub fn new(scenario: &'s Scenario, file: &str, has_dropped: bool) -> Self {
         let mut zone_ix: HashMap<Tz, u16> = HashMap::new();
         let mut zones = Vec::new();
@@ -373,6 +402,7 @@ impl<'s> Fitter<'s> {
             group_keys,
             group_cells,
             has_dropped,
+            saw_dropped: false,
             rows: 0,
             out_of_order: 0,
         }
@@ -380,6 +410,7 @@ impl<'s> Fitter<'s> {
 
     /// Adds one batch. Duplicate (device, ts) rows are reported and skipped.
     pub fn add(&mut self, b: &HistoryBatch, diags: &mut CappedDiags) {
+        self.saw_dropped |= b.any_dropped_value;
         for i in 0..b.len() {
             let d = b.device[i] as usize;
             let ts = b.ts[i];
@@ -451,9 +482,9 @@ impl<'s> Fitter<'s> {
             .map(|s| {
                 if s.n > 1 {
                     ((s.max_ts - s.min_ts) as f64 / (s.n - 1) as f64 / 3600.0)
-                        .clamp(1.0 / 60.0, 24.0)
+                        .clamp(MIN_INTERVAL_HOURS, MAX_INTERVAL_HOURS)
                 } else {
-                    1.0
+                    SINGLE_SAMPLE_INTERVAL_HOURS
                 }
             })
             .collect();
@@ -465,7 +496,7 @@ impl<'s> Fitter<'s> {
                 }
             }
         }
-        let has_dropped = self.has_dropped;
+        let has_dropped = self.has_dropped && self.saw_dropped;
         let est = |raw: &GroupCell, parent: &HourStats| -> HourStats {
             shrink(
                 raw.n as f64,

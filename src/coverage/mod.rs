@@ -7,6 +7,7 @@
 
 pub mod fit;
 pub mod load;
+pub mod sql;
 
 pub use load::{check_history, fit_history, load};
 
@@ -19,6 +20,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 pub const HOURS_PER_WEEK: usize = 168;
+
+/// Between region and radio in a `<region>/<radio>` key.
+pub const REGION_RADIO_SEP: &str = "/";
 
 /// What the model says about one key in one local hour of the week.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -138,7 +142,7 @@ impl CoverageModel {
 
     /// The key `<region>/<radio>`.
     pub fn region_radio_key(region: &str, radio: Radio) -> String {
-        format!("{region}/{}", radio.as_str())
+        format!("{region}{REGION_RADIO_SEP}{}", radio.as_str())
     }
 
     /// The most specific profile for a device: its id, `<region>/<radio>`, its region,

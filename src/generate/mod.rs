@@ -12,7 +12,6 @@ mod output;
 mod tables;
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
@@ -20,7 +19,7 @@ use rayon::prelude::*;
 
 use self::coverage::{CoverageColumns, HourTable, device_history};
 use self::fleet::{Device, FleetTotals, depot_name, device_id, draw_device, id_width};
-use self::output::{AtomicFile, parquet_writer, write_text};
+use self::output::{io_error, parquet_error, parquet_writer, write_file, write_text};
 use self::tables::TableNames;
 
 /// Which scenario family to generate.
@@ -341,7 +340,7 @@ fn write_devices_csv(
     cat: &catalog::Catalog,
     devs: &[Device],
     width: usize,
-    out: &mut impl std::io::Write,
+    out: &mut dyn std::io::Write,
 ) -> std::io::Result<()> {
     for d in devs {
         let region = cat.regions[d.region].name;
@@ -374,37 +373,29 @@ fn write_devices(
     let n = opts.devices as u64;
     let width = id_width(opts.devices);
     let mut totals = FleetTotals::new(cat);
-    let mut file = AtomicFile::create(path)?;
-    match opts.devices_format {
+    let fill = |w: &mut dyn std::io::Write| match opts.devices_format {
         TableFormat::Csv => {
             let chunks = (0..n)
                 .step_by(DEVICE_CHUNK)
                 .map(|s| s..(s + DEVICE_CHUNK as u64).min(n));
             let header = DEVICE_COLUMNS.join(",");
-            writeln!(file.writer(), "{header}").map_err(|e| file.io_err(e))?;
+            writeln!(w, "{header}").map_err(io_error(path))?;
             for range in chunks {
                 let end = range.end;
                 let devs = draw_chunk(cat, opts.seed, range);
                 devs.iter().for_each(|d| totals.add(cat, d));
-                let res = write_devices_csv(cat, &devs, width, file.writer());
-                res.map_err(|e| file.io_err(e))?;
+                write_devices_csv(cat, &devs, width, w).map_err(io_error(path))?;
                 progress(end);
             }
+            Ok(())
         }
         TableFormat::Parquet => {
-            let result = write_devices_parquet(
-                cat,
-                opts.seed,
-                n,
-                width,
-                file.writer(),
-                &mut totals,
-                progress,
-            );
-            result.map_err(|e| file.parquet_err(e))?;
+            write_devices_parquet(cat, opts.seed, n, width, w, &mut totals, progress)
+                .map_err(parquet_error(path))
         }
-    }
-    Ok((totals, file.commit()?))
+    };
+    let ((), bytes) = write_file(path, fill)?;
+    Ok((totals, bytes))
 }
 
 fn write_devices_parquet(
@@ -412,7 +403,7 @@ fn write_devices_parquet(
     seed: u64,
     n: u64,
     width: usize,
-    out: &mut impl std::io::Write,
+    out: &mut dyn std::io::Write,
     totals: &mut FleetTotals,
     progress: &dyn Fn(u64),
 ) -> PolarsResult<()> {
@@ -485,10 +476,11 @@ fn write_coverage(
     progress: &dyn Fn(u64),
 ) -> Result<(u64, u64, u64), GenerateError> {
     let table = HourTable::new(cat, days);
-    let mut file = AtomicFile::create(path)?;
-    let result = write_coverage_parquet(cat, opts, &table, file.writer(), progress);
-    let (devices, rows) = result.map_err(|e| file.parquet_err(e))?;
-    Ok((devices, rows, file.commit()?))
+    let fill = |w: &mut dyn std::io::Write| {
+        write_coverage_parquet(cat, opts, &table, w, progress).map_err(parquet_error(path))
+    };
+    let ((devices, rows), bytes) = write_file(path, fill)?;
+    Ok((devices, rows, bytes))
 }
 
 /// Returns (devices with history, rows).
@@ -496,7 +488,7 @@ fn write_coverage_parquet(
     cat: &catalog::Catalog,
     opts: &GenerateOptions,
     table: &HourTable,
-    out: &mut impl std::io::Write,
+    out: &mut dyn std::io::Write,
     progress: &dyn Fn(u64),
 ) -> PolarsResult<(u64, u64)> {
     let n = opts.devices as u64;

@@ -1,94 +1,62 @@
-//! Atomic file output for the generator: temp file beside the target, then rename; knows no scenario semantics.
+//! File output for the generator: every file goes through the one atomic writer
+//! ([`crate::fsutil`]: temp file beside the target, fsync, rename); knows no scenario
+//! semantics.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, Write};
+use std::path::Path;
 
 use polars::prelude::*;
-use tempfile::TempPath;
 
 use super::GenerateError;
 
-/// A file being written under a temporary name in the target's folder; `commit` renames it.
-pub(crate) struct AtomicFile {
-    writer: BufWriter<File>,
-    temp: TempPath,
-    target: PathBuf,
-}
-
-impl AtomicFile {
-    pub(crate) fn create(target: &Path) -> Result<Self, GenerateError> {
-        let dir = target.parent().unwrap_or(Path::new("."));
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(".otaplan-gen-");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            builder.permissions(std::fs::Permissions::from_mode(0o644));
+/// Writes `target` atomically, filled by `fill`; returns what `fill` returned and the
+/// file's size in bytes. Nothing is left at `target` when `fill` fails.
+pub(crate) fn write_file<T>(
+    target: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> Result<T, GenerateError>,
+) -> Result<(T, u64), GenerateError> {
+    let io_err = |source: io::Error| GenerateError::Io {
+        path: target.to_path_buf(),
+        source,
+    };
+    let mut filled = None;
+    let written = crate::fsutil::write_atomic_with(target, |w| {
+        let r = fill(w);
+        let failed = r.is_err();
+        filled = Some(r);
+        match failed {
+            true => Err(io::Error::other("not written")),
+            false => Ok(()),
         }
-        let tmp = builder
-            .tempfile_in(dir)
-            .map_err(|source| GenerateError::Io {
-                path: target.to_path_buf(),
-                source,
-            })?;
-        let (file, temp) = tmp.into_parts();
-        Ok(Self {
-            writer: BufWriter::with_capacity(1 << 20, file),
-            temp,
-            target: target.to_path_buf(),
-        })
-    }
-
-    pub(crate) fn writer(&mut self) -> &mut BufWriter<File> {
-        &mut self.writer
-    }
-
-    pub(crate) fn io_err(&self, source: std::io::Error) -> GenerateError {
-        GenerateError::Io {
-            path: self.target.clone(),
-            source,
-        }
-    }
-
-    pub(crate) fn parquet_err(&self, source: PolarsError) -> GenerateError {
-        GenerateError::Parquet {
-            path: self.target.clone(),
-            source,
-        }
-    }
-
-    /// Flushes, renames into place and returns the file's size in bytes.
-    pub(crate) fn commit(mut self) -> Result<u64, GenerateError> {
-        self.writer.flush().map_err(|e| self.io_err(e))?;
-        let file = self.writer.into_inner().map_err(|e| GenerateError::Io {
-            path: self.target.clone(),
-            source: e.into_error(),
-        })?;
-        let bytes = file
-            .metadata()
-            .map_err(|source| GenerateError::Io {
-                path: self.target.clone(),
-                source,
-            })?
-            .len();
-        drop(file);
-        let target = self.target;
-        self.temp.persist(&target).map_err(|e| GenerateError::Io {
-            path: target.clone(),
-            source: e.error,
-        })?;
-        Ok(bytes)
+    });
+    match (filled, written) {
+        (Some(Err(e)), _) => Err(e),
+        (_, Err(e)) => Err(io_err(e)),
+        (Some(Ok(v)), Ok(())) => Ok((v, std::fs::metadata(target).map_err(io_err)?.len())),
+        (None, Ok(())) => Err(io_err(io::Error::other("nothing was written"))),
     }
 }
 
-/// Writes `text` to `target` atomically.
+/// The error of writing `target` through a Write.
+pub(crate) fn io_error(target: &Path) -> impl Fn(io::Error) -> GenerateError + '_ {
+    |source| GenerateError::Io {
+        path: target.to_path_buf(),
+        source,
+    }
+}
+
+/// The error of writing `target` as Parquet.
+pub(crate) fn parquet_error(target: &Path) -> impl Fn(PolarsError) -> GenerateError + '_ {
+    |source| GenerateError::Parquet {
+        path: target.to_path_buf(),
+        source,
+    }
+}
+
+/// Writes `text` to `target` atomically; returns its size in bytes.
 pub(crate) fn write_text(target: &Path, text: &str) -> Result<u64, GenerateError> {
-    let mut f = AtomicFile::create(target)?;
-    f.writer()
-        .write_all(text.as_bytes())
-        .map_err(|e| f.io_err(e))?;
-    f.commit()
+    let fill = |w: &mut dyn Write| w.write_all(text.as_bytes()).map_err(io_error(target));
+    Ok(write_file(target, fill)?.1)
 }
 
 /// Parquet writer settings shared by every generated file (zstd, statistics on).

@@ -54,43 +54,42 @@ fn unreadable(file: &str, format: Format, msg: &str) -> Diagnostic {
     )
 }
 
-/// Opens a history file and checks its columns and their types.
+/// A lazy scan of every part of a history table (one CSV or Parquet file, or Parquet
+/// part files with their partition folders as columns), with each part's schema.
+fn scan(located: &super::parts::Located) -> PolarsResult<(LazyFrame, Vec<SchemaRef>)> {
+    let mut frames = Vec::with_capacity(located.parts.len());
+    let mut schemas = Vec::with_capacity(located.parts.len());
+    for part in &located.parts {
+        let pl = PlRefPath::try_from_path(&part.path)?;
+        let mut lf = match located.format {
+            Format::Csv => LazyCsvReader::new(pl)
+                .with_has_header(true)
+                .with_infer_schema_length(Some(0))
+                .with_missing_is_null(true)
+                .finish()?,
+            Format::Parquet => LazyFrame::scan_parquet(pl, ScanArgsParquet::default())?,
+        };
+        let own = lf.collect_schema()?;
+        let mut lf = super::parts::with_hive(lf, part, &own);
+        schemas.push(lf.collect_schema()?);
+        frames.push(lf);
+    }
+    let lf = if frames.len() == 1 {
+        frames.pop().expect("one part")
+    } else {
+        concat(frames, UnionArgs::default())?
+    };
+    Ok((lf, schemas))
+}
+
+/// Opens a history table and checks its columns and their types.
 pub fn open_history(path: &Path, file: &str) -> Result<History, Diagnostics> {
     let one = |d: Diagnostic| Diagnostics(vec![d]);
-    let format = Format::of(path).ok_or_else(|| {
-        one(Diagnostic::error(file, "unknown table format")
-            .hint("name the file *.csv or *.parquet"))
-    })?;
-    if !path.is_file() {
-        return Err(one(
-            Diagnostic::error(file, "file not found").value(path.display().to_string())
-        ));
-    }
-    if format == Format::Parquet
-        && let Err(msg) = super::parquet_guard::check_parquet(path)
-    {
-        return Err(one(Diagnostic::error(
-            file,
-            format!("cannot be read as Parquet: {msg}"),
-        )));
-    }
-    let p = path.to_path_buf();
-    let opened = catch_unwind(AssertUnwindSafe(
-        || -> PolarsResult<(LazyFrame, SchemaRef)> {
-            let pl = PlRefPath::try_from_path(&p)?;
-            let mut lf = match format {
-                Format::Csv => LazyCsvReader::new(pl)
-                    .with_has_header(true)
-                    .with_infer_schema_length(Some(0))
-                    .with_missing_is_null(true)
-                    .finish()?,
-                Format::Parquet => LazyFrame::scan_parquet(pl, ScanArgsParquet::default())?,
-            };
-            let schema = lf.collect_schema()?;
-            Ok((lf, schema))
-        },
-    ));
-    let (lf, schema) = match opened {
+    let located = super::parts::locate(path, file, None).map_err(one)?;
+    super::parts::guard(&located, file).map_err(one)?;
+    let format = located.format;
+    let opened = catch_unwind(AssertUnwindSafe(|| scan(&located)));
+    let (lf, schemas) = match opened {
         Ok(Ok(x)) => x,
         Ok(Err(e)) => return Err(one(unreadable(file, format, &e.to_string()))),
         Err(_) => {
@@ -100,6 +99,9 @@ pub fn open_history(path: &Path, file: &str) -> Result<History, Diagnostics> {
             )));
         }
     };
+    let with_parts: Vec<_> = located.parts.iter().zip(schemas).collect();
+    super::parts::same_schema(file, &with_parts).map_err(one)?;
+    let schema = with_parts[0].1.clone();
     let names: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
     let mut diags = Diagnostics::default();
     for col in REQUIRED {
@@ -463,8 +465,8 @@ impl History {
                 }
             };
             let dr = match &dropped[i] {
-                None => false,
-                Some(Ok(b)) => *b,
+                None => None,
+                Some(Ok(b)) => Some(*b),
                 Some(Err(msg)) => {
                     diags.push(
                         Diagnostic::error(file, msg.clone())
@@ -473,11 +475,11 @@ impl History {
                             .value(raw("dropped")),
                     );
                     ok = false;
-                    false
+                    None
                 }
             };
             if let (true, Some(d), Some(t), Some(on)) = (ok, device, t, on) {
-                out.push(row, d, t, on, kbps, dr);
+                out.push_row(row, d, t, on, kbps, dr);
             }
         }
         Ok(())

@@ -210,3 +210,79 @@ pub fn read_device_rows(path: &Path) -> Result<Vec<crate::report::DeviceRow>, Di
         Ok(out)
     }
 }
+
+/// A written table (plan.csv, unscheduled.csv) as text cells, columns in file order and
+/// empty cells `None`: what the HTTP server pages through without the scenario.
+#[derive(Debug, Clone, Default)]
+pub struct TextTable {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Option<String>>>,
+}
+
+/// Reads a written table as text (every CSV cell is text here; nothing is resolved).
+pub fn read_text(path: &Path) -> Result<TextTable, Diagnostics> {
+    let t = super::table::open_named(path)?;
+    let mut diags = Diagnostics::default();
+    let columns = t.column_names();
+    let cells: Vec<Vec<V<String>>> = columns.iter().map(|c| t.texts(c, &mut diags)).collect();
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    let rows = (0..t.height())
+        .map(|i| cells.iter().map(|col| col[i].clone().ok()).collect())
+        .collect();
+    Ok(TextTable { columns, rows })
+}
+
+/// Reads the columns of `plan.csv` a hand-off to a rollout system needs (`device_id`,
+/// `wave`, `window_start`, `window_end`; `reconnect_by`, `payload_bytes` and
+/// `throughput_kbps` when present), without the scenario.
+pub fn read_downloads(path: &Path) -> Result<Vec<crate::handoff::Download>, Diagnostics> {
+    let t = super::table::open_named(path)?;
+    let file = t.file.clone();
+    let mut diags = Diagnostics::default();
+    for col in ["device_id", "wave", "window_start", "window_end"] {
+        if !t.has_column(col) {
+            diags.push(Diagnostic::error(&file, "required column is missing").column(col));
+        }
+    }
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    let ids = t.texts("device_id", &mut diags);
+    let waves = t.texts("wave", &mut diags);
+    let starts = t.instants("window_start", &mut diags);
+    let ends = t.instants("window_end", &mut diags);
+    let reconnect = t.instants("reconnect_by", &mut diags);
+    let bytes = t.integers("payload_bytes", &mut diags);
+    let throughput = t.numbers("throughput_kbps", &mut diags);
+    let mut out = Vec::with_capacity(t.height());
+    for i in 0..t.height() {
+        match (ids[i].clone(), waves[i].clone(), starts[i], ends[i]) {
+            (V::Val(device_id), V::Val(wave), V::Val(ws), V::Val(we)) if we > ws => {
+                out.push(crate::handoff::Download {
+                    device_id,
+                    wave,
+                    window_start: ws,
+                    window_end: we,
+                    reconnect_by: reconnect.get(i).and_then(|v| v.ok()).unwrap_or(we),
+                    payload_bytes: bytes.get(i).and_then(|v| v.ok()).unwrap_or(0).max(0) as u64,
+                    throughput_kbps: throughput.get(i).and_then(|v| v.ok()).unwrap_or(0.0),
+                })
+            }
+            (V::Bad, ..) | (_, V::Bad, ..) | (_, _, V::Bad, _) | (.., V::Bad) => {}
+            _ => diags.push(
+                Diagnostic::error(
+                    &file,
+                    "needs device_id, wave, window_start and window_end, with window_end after window_start",
+                )
+                .row(i + 1),
+            ),
+        }
+    }
+    if diags.has_errors() {
+        Err(diags)
+    } else {
+        Ok(out)
+    }
+}

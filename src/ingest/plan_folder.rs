@@ -1,29 +1,12 @@
 //! Reads a plan folder for the finance report (`otaplan report DIR`): summary.json,
-//! plan.csv, unscheduled.csv and — when it replayed this very plan — simulation.json.
-//! `plan_identity` is what `simulate` records of the plan it replayed (SHA-256 of
-//! plan.csv and summary.json), so a simulation of another plan is named and left out.
+//! plan.csv, unscheduled.csv and — when it replayed this very plan — simulation.json
+//! (`simulate` records `output::plan_digest` of the folder it replayed; a simulation of
+//! another plan is named and left out).
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::report::{ReportInput, SimulationView, SummaryView};
-use crate::simulate::PlanIdentity;
-use sha2::{Digest, Sha256};
 use std::io;
 use std::path::Path;
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// The identity of the plan in `dir`: SHA-256 of its plan.csv and summary.json.
-pub fn plan_identity(dir: &Path) -> io::Result<PlanIdentity> {
-    Ok(PlanIdentity {
-        plan_csv_sha256: sha256_hex(&std::fs::read(dir.join("plan.csv"))?),
-        summary_json_sha256: sha256_hex(&std::fs::read(dir.join("summary.json"))?),
-    })
-}
 
 fn one(d: Diagnostic) -> Diagnostics {
     let mut ds = Diagnostics::default();
@@ -52,31 +35,22 @@ fn parse_json<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result
     })
 }
 
-/// Why a simulation cannot be shown beside this plan, if it cannot.
-fn foreign_simulation(sim: &SimulationView, this: &PlanIdentity, dir: &Path) -> Option<String> {
+/// Why a simulation cannot be shown beside the plan whose digest is `this`, if it cannot.
+fn foreign_simulation(sim: &SimulationView, this: &str, dir: &Path) -> Option<String> {
     let file = dir.join("simulation.json");
     let again =
         "run `otaplan simulate SCENARIO --plan` on this folder again to see simulated figures";
-    let Some(theirs) = &sim.plan else {
-        return Some(format!(
+    match sim.plan.as_deref() {
+        None => Some(format!(
             "{} was ignored: it does not record which plan it replayed (an older otaplan wrote it); {again}.",
             file.display()
-        ));
-    };
-    let mut changed = Vec::new();
-    if theirs.plan_csv_sha256 != this.plan_csv_sha256 {
-        changed.push("plan.csv");
+        )),
+        Some(theirs) if theirs != this => Some(format!(
+            "{} was ignored: it replayed another plan ({theirs}), not this folder's plan.csv and summary.json ({this}); {again}.",
+            file.display()
+        )),
+        Some(_) => None,
     }
-    if theirs.summary_json_sha256 != this.summary_json_sha256 {
-        changed.push("summary.json");
-    }
-    (!changed.is_empty()).then(|| {
-        format!(
-            "{} was ignored: it replayed another plan ({} changed since it was simulated); {again}.",
-            file.display(),
-            changed.join(" and ")
-        )
-    })
 }
 
 /// The reasons of unscheduled.csv (none when the file is missing).
@@ -117,23 +91,23 @@ pub fn read_report_input(dir: &Path) -> Result<ReportInput, Diagnostics> {
         Some(t) => Some(parse_json(&sim_path, &t)?),
         None => None,
     };
-    let mut simulation_ignored = None;
+    let mut ignored_simulation = None;
     if let Some(sim) = &simulation {
-        let this = plan_identity(dir).map_err(|e| {
+        let this = crate::output::plan_digest(dir).map_err(|e| {
             one(Diagnostic::error(
                 dir.display().to_string(),
                 format!("cannot read the plan: {e}"),
             ))
         })?;
-        simulation_ignored = foreign_simulation(sim, &this, dir);
-        if simulation_ignored.is_some() {
+        ignored_simulation = foreign_simulation(sim, &this, dir);
+        if ignored_simulation.is_some() {
             simulation = None;
         }
     }
     Ok(ReportInput {
         summary,
         simulation,
-        simulation_ignored,
+        ignored_simulation,
         devices,
         unscheduled,
     })

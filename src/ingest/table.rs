@@ -69,57 +69,38 @@ fn read_table_hinting(
     file: &str,
     not_found_hint: Option<&str>,
 ) -> Result<Table, Diagnostic> {
-    let format = Format::of(path).ok_or_else(|| {
-        Diagnostic::error(file, "unknown table format").hint("name the file *.csv or *.parquet")
-    })?;
-    if !path.is_file() {
-        let mut d = Diagnostic::error(file, "file not found").value(path.display().to_string());
-        if let Some(h) = not_found_hint {
-            d = d.hint(h);
-        }
-        return Err(d);
-    }
-    if format == Format::Parquet
-        && let Err(msg) = super::parquet_guard::check_parquet(path)
-    {
-        return Err(Diagnostic::error(
-            file,
-            format!("cannot be read as Parquet: {msg}"),
-        ));
+    let located = super::parts::locate(path, file, not_found_hint)?;
+    super::parts::guard(&located, file)?;
+    let format = located.format;
+    if format == Format::Parquet {
+        let mut df = read_parquet_parts(&located, file)?;
+        df.rechunk_mut();
+        return Ok(Table {
+            file: file.to_string(),
+            format,
+            df,
+        });
     }
     let p = path.to_path_buf();
     let result = catch_unwind(AssertUnwindSafe(|| -> PolarsResult<DataFrame> {
-        match format {
-            Format::Csv => CsvReadOptions::default()
-                .with_has_header(true)
-                .with_infer_schema_length(Some(0))
-                .map_parse_options(|o| o.with_missing_is_null(true))
-                .try_into_reader_with_file_path(Some(p))?
-                .finish(),
-            Format::Parquet => {
-                let f = std::fs::File::open(&p)?;
-                ParquetReader::new(f).finish()
-            }
-        }
+        CsvReadOptions::default()
+            .with_has_header(true)
+            .with_infer_schema_length(Some(0))
+            .map_parse_options(|o| o.with_missing_is_null(true))
+            .try_into_reader_with_file_path(Some(p))?
+            .finish()
     }));
     let mut df = match result {
         Ok(Ok(df)) => df,
         Ok(Err(e)) => {
             // polars names neither the row nor what it expected: find the row ourselves
             // (only when reading failed, so a good file is read once).
-            if format == Format::Csv
-                && let Some(d) = ragged_row(path, file)
-            {
+            if let Some(d) = ragged_row(path, file) {
                 return Err(d);
             }
-            let kind = if format == Format::Csv {
-                "CSV"
-            } else {
-                "Parquet"
-            };
             return Err(Diagnostic::error(
                 file,
-                format!("cannot be read as {kind}: {}", first_line(&e.to_string())),
+                format!("cannot be read as CSV: {}", first_line(&e.to_string())),
             ));
         }
         Err(_) => {
@@ -135,6 +116,59 @@ fn read_table_hinting(
         format,
         df,
     })
+}
+
+/// Reads every part of a Parquet table (one file, or an engine's part files with their
+/// partition folders as columns) into one frame; parts must share one schema.
+#[allow(clippy::result_large_err)] // as read_table
+fn read_parquet_parts(
+    located: &super::parts::Located,
+    file: &str,
+) -> Result<DataFrame, Diagnostic> {
+    let mut frames = Vec::with_capacity(located.parts.len());
+    for part in &located.parts {
+        let read = catch_unwind(AssertUnwindSafe(|| -> PolarsResult<DataFrame> {
+            let df = ParquetReader::new(std::fs::File::open(&part.path)?).finish()?;
+            let schema = df.schema().clone();
+            super::parts::with_hive(df.lazy(), part, &schema).collect()
+        }));
+        let bad = |msg: String| {
+            let d = Diagnostic::error(file, msg);
+            if located.is_set {
+                d.value(part.path.display().to_string())
+            } else {
+                d
+            }
+        };
+        match read {
+            Ok(Ok(df)) => frames.push(df),
+            Ok(Err(e)) => {
+                return Err(bad(format!(
+                    "cannot be read as Parquet: {}",
+                    first_line(&e.to_string())
+                )));
+            }
+            Err(_) => return Err(bad("cannot be read: the file is malformed".into())),
+        }
+    }
+    let schemas: Vec<_> = located
+        .parts
+        .iter()
+        .zip(&frames)
+        .map(|(p, df)| (p, df.schema().clone()))
+        .collect();
+    super::parts::same_schema(file, &schemas)?;
+    let mut frames = frames.into_iter();
+    let mut df = frames.next().unwrap_or_default();
+    for f in frames {
+        df.vstack_mut_owned(f).map_err(|e| {
+            Diagnostic::error(
+                file,
+                format!("cannot be read as Parquet: {}", first_line(&e.to_string())),
+            )
+        })?;
+    }
+    Ok(df)
 }
 
 /// Opens a table named by its own path (progress.csv, a written plan.csv), shown to the

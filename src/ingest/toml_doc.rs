@@ -256,274 +256,17 @@ pub fn parse_settings(text: &str, diags: &mut Diagnostics) -> Option<Settings> {
     );
     let name = r.string(&doc, "", "name", true).unwrap_or_default();
     let release = r.string(&doc, "", "release", true).unwrap_or_default();
-    let start = r.instant(&doc, "", "start", true);
-    let deadline = r.instant(&doc, "", "deadline", true);
-    if let (Some(s), Some(d)) = (start, deadline)
-        && d <= s
-    {
-        r.err(
-            "deadline",
-            doc.get("deadline"),
-            format!("deadline must be after start ({})", s.to_rfc3339()),
-        );
-    }
-    let slot_minutes = match doc.get("slot_minutes") {
-        None => 60,
-        Some(toml::Value::Integer(m)) if *m > 0 && *m <= 1440 && (60 % m == 0 || 1440 % m == 0) => {
-            *m as u32
-        }
-        Some(v) => {
-            r.err(
-                "slot_minutes",
-                Some(v),
-                "slot_minutes must divide 60 or 1440 (e.g. 15, 30, 60, 120)",
-            );
-            60
-        }
-    };
+    let (start, deadline) = r.horizon(&doc);
+    let slot_minutes = r.slot_minutes(&doc);
     let currency = r
         .string(&doc, "", "currency", false)
         .unwrap_or_else(|| "USD".to_string());
-    let coverage_source = r.string(&doc, "", "coverage_source", false);
-    if let Some(c) = &coverage_source
-        && !["model", "history", "priors"].contains(&c.as_str())
-    {
-        r.err(
-            "coverage_source",
-            doc.get("coverage_source"),
-            "expected \"model\", \"history\" or \"priors\"",
-        );
-    }
-
-    // [tables]
-    let mut tables = RawTables::default();
-    match doc.get("tables") {
-        Some(toml::Value::Table(t)) => {
-            let known = [
-                "devices",
-                "pools",
-                "overage_tiers",
-                "zone_rates",
-                "artifacts",
-                "regions",
-                "coverage",
-                "coverage_model",
-            ];
-            r.unknown_keys("tables.", t, &known);
-            tables.devices = r.string(t, "tables.", "devices", true);
-            tables.pools = r.string(t, "tables.", "pools", true);
-            tables.overage_tiers = r.string(t, "tables.", "overage_tiers", true);
-            tables.zone_rates = r.string(t, "tables.", "zone_rates", false);
-            tables.artifacts = r.string(t, "tables.", "artifacts", true);
-            tables.regions = r.string(t, "tables.", "regions", true);
-            tables.coverage = r.string(t, "tables.", "coverage", false);
-            tables.coverage_model = r.string(t, "tables.", "coverage_model", false);
-        }
-        Some(v) => r.err("tables", Some(v), "expected a [tables] section"),
-        None => r.err("tables", None, "required section [tables] is missing"),
-    }
-
-    // [windows]
-    let mut default_windows = None;
-    let mut region_windows = BTreeMap::new();
-    match doc.get("windows") {
-        Some(toml::Value::Table(t)) => {
-            r.unknown_keys("windows.", t, &["default", "regions"]);
-            match t.get("default") {
-                Some(v) => default_windows = r.windows("windows.default", v),
-                None => r.err(
-                    "windows.default",
-                    None,
-                    "required key is missing: the local hours downloads may run in",
-                ),
-            }
-            match t.get("regions") {
-                Some(toml::Value::Table(rt)) => {
-                    for (region, v) in rt {
-                        if let Some(ws) = r.windows(&format!("windows.regions.{region}"), v) {
-                            region_windows.insert(region.clone(), ws);
-                        }
-                    }
-                }
-                Some(v) => r.err(
-                    "windows.regions",
-                    Some(v),
-                    "expected a table of region = [windows]",
-                ),
-                None => {}
-            }
-        }
-        Some(v) => r.err("windows", Some(v), "expected a [windows] section"),
-        None => r.err("windows", None, "required section [windows] is missing"),
-    }
-
-    // [[waves]]
-    let mut waves = Vec::new();
-    match doc.get("waves") {
-        None => {}
-        Some(toml::Value::Array(items)) => {
-            for (i, item) in items.iter().enumerate() {
-                let p = format!("waves[{i}].");
-                let Some(t) = item.as_table() else {
-                    r.err(
-                        &format!("waves[{i}]"),
-                        Some(item),
-                        "expected a [[waves]] table",
-                    );
-                    continue;
-                };
-                r.unknown_keys(
-                    &p,
-                    t,
-                    &[
-                        "name",
-                        "size",
-                        "share",
-                        "select",
-                        "region",
-                        "soak_hours",
-                        "start",
-                    ],
-                );
-                let name = r
-                    .string(t, &p, "name", true)
-                    .unwrap_or_else(|| format!("wave-{}", i + 1));
-                let count = match t.get("size") {
-                    None => None,
-                    Some(toml::Value::Integer(n)) if *n >= 1 && *n <= u32::MAX as i64 => {
-                        Some(*n as u32)
-                    }
-                    Some(v) => {
-                        r.err(&format!("{p}size"), Some(v), "size must be a whole number of devices, at least 1 (or use share = 0.05)");
-                        None
-                    }
-                };
-                let share = match r.number(t, &p, "share") {
-                    Some(s) if s > 0.0 && s <= 1.0 => Some(s),
-                    Some(_) => {
-                        r.err(
-                            &format!("{p}share"),
-                            t.get("share"),
-                            "share must be in (0, 1]",
-                        );
-                        None
-                    }
-                    None => None,
-                };
-                if count.is_some() && share.is_some() {
-                    r.err(
-                        &format!("{p}share"),
-                        t.get("share"),
-                        "give size or share, not both",
-                    );
-                }
-                let canary = match r.string(t, &p, "select", false).as_deref() {
-                    None | Some("any") => false,
-                    Some("canary") => true,
-                    Some(_) => {
-                        r.err(
-                            &format!("{p}select"),
-                            t.get("select"),
-                            "expected \"canary\" or \"any\"",
-                        );
-                        false
-                    }
-                };
-                let region = r.string(t, &p, "region", false);
-                let soak_hours = r.non_negative(t, &p, "soak_hours").unwrap_or(0.0);
-                let start = r.instant(t, &p, "start", false);
-                if waves.iter().any(|w: &RawWave| w.name == name) {
-                    r.err(
-                        &format!("{p}name"),
-                        t.get("name"),
-                        "two waves have this name",
-                    );
-                }
-                waves.push(RawWave {
-                    name,
-                    count,
-                    share,
-                    canary,
-                    region,
-                    soak_hours,
-                    start,
-                });
-            }
-            let n = waves.len();
-            for (i, w) in waves.iter().enumerate() {
-                if i + 1 < n && w.count.is_none() && w.share.is_none() {
-                    r.err(
-                        &format!("waves[{i}].size"),
-                        None,
-                        "only the last wave may omit its size (it takes every remaining device)",
-                    );
-                }
-            }
-        }
-        Some(v) => r.err("waves", Some(v), "expected [[waves]] tables"),
-    }
-
-    // [weights]
-    let mut weights = crate::domain::Weights::default();
-    match doc.get("weights") {
-        Some(toml::Value::Table(t)) => {
-            r.unknown_keys(
-                "weights.",
-                t,
-                &[
-                    "congestion_per_gb",
-                    "risk_per_failed_attempt",
-                    "lateness_per_device_day",
-                ],
-            );
-            if let Some(v) = r.non_negative(t, "weights.", "congestion_per_gb") {
-                weights.congestion_per_gb = v;
-            }
-            if let Some(v) = r.non_negative(t, "weights.", "risk_per_failed_attempt") {
-                weights.risk_per_failed_attempt = v;
-            }
-            if let Some(v) = r.non_negative(t, "weights.", "lateness_per_device_day") {
-                weights.lateness_per_device_day = v;
-            }
-        }
-        Some(v) => r.err("weights", Some(v), "expected a [weights] section"),
-        None => {}
-    }
-
-    // [stop_rules]
-    let mut stop_rules = crate::domain::StopRules::default();
-    match doc.get("stop_rules") {
-        Some(toml::Value::Table(t)) => {
-            stop_rules.crash_loop_rate = r.non_negative(t, "stop_rules.", "crash_loop_rate");
-            stop_rules.battery_draw_change =
-                r.non_negative(t, "stop_rules.", "battery_draw_change");
-            stop_rules.reconnect_minutes = r.non_negative(t, "stop_rules.", "reconnect_minutes");
-            for (k, v) in t {
-                if [
-                    "crash_loop_rate",
-                    "battery_draw_change",
-                    "reconnect_minutes",
-                ]
-                .contains(&k.as_str())
-                {
-                    continue;
-                }
-                match serde_json::to_value(v) {
-                    Ok(j) => {
-                        stop_rules.other.insert(k.clone(), j);
-                    }
-                    Err(_) => r.err(
-                        &format!("stop_rules.{k}"),
-                        Some(v),
-                        "cannot be carried into the plan",
-                    ),
-                }
-            }
-        }
-        Some(v) => r.err("stop_rules", Some(v), "expected a [stop_rules] section"),
-        None => {}
-    }
-
+    let coverage_source = r.coverage_source(&doc);
+    let tables = r.tables(&doc);
+    let (default_windows, region_windows) = r.windows_section(&doc);
+    let waves = r.waves(&doc);
+    let weights = r.weights(&doc);
+    let stop_rules = r.stop_rules(&doc);
     Some(Settings {
         name,
         release,
@@ -539,4 +282,318 @@ pub fn parse_settings(text: &str, diags: &mut Diagnostics) -> Option<Settings> {
         stop_rules,
         coverage_source,
     })
+}
+
+/// One method per part of the document, each reporting its own bad keys.
+impl Reader<'_> {
+    /// `start` and `deadline`, the deadline after the start.
+    fn horizon(&mut self, doc: &toml::Table) -> (Option<Instant>, Option<Instant>) {
+        let start = self.instant(doc, "", "start", true);
+        let deadline = self.instant(doc, "", "deadline", true);
+        if let (Some(s), Some(d)) = (start, deadline)
+            && d <= s
+        {
+            self.err(
+                "deadline",
+                doc.get("deadline"),
+                format!("deadline must be after start ({})", s.to_rfc3339()),
+            );
+        }
+        (start, deadline)
+    }
+
+    /// `slot_minutes`: divides an hour or a day (60 when unset or bad).
+    fn slot_minutes(&mut self, doc: &toml::Table) -> u32 {
+        match doc.get("slot_minutes") {
+            None => 60,
+            Some(toml::Value::Integer(m))
+                if *m > 0 && *m <= 1440 && (60 % m == 0 || 1440 % m == 0) =>
+            {
+                *m as u32
+            }
+            Some(v) => {
+                self.err(
+                    "slot_minutes",
+                    Some(v),
+                    "slot_minutes must divide 60 or 1440 (e.g. 15, 30, 60, 120)",
+                );
+                60
+            }
+        }
+    }
+
+    fn coverage_source(&mut self, doc: &toml::Table) -> Option<String> {
+        let c = self.string(doc, "", "coverage_source", false)?;
+        if !["model", "history", "priors"].contains(&c.as_str()) {
+            self.err(
+                "coverage_source",
+                doc.get("coverage_source"),
+                "expected \"model\", \"history\" or \"priors\"",
+            );
+        }
+        Some(c)
+    }
+
+    /// `[tables]`: the file of each table.
+    fn tables(&mut self, doc: &toml::Table) -> RawTables {
+        let mut tables = RawTables::default();
+        let t = match doc.get("tables") {
+            Some(toml::Value::Table(t)) => t,
+            Some(v) => {
+                self.err("tables", Some(v), "expected a [tables] section");
+                return tables;
+            }
+            None => {
+                self.err("tables", None, "required section [tables] is missing");
+                return tables;
+            }
+        };
+        let known = [
+            "devices",
+            "pools",
+            "overage_tiers",
+            "zone_rates",
+            "artifacts",
+            "regions",
+            "coverage",
+            "coverage_model",
+        ];
+        self.unknown_keys("tables.", t, &known);
+        tables.devices = self.string(t, "tables.", "devices", true);
+        tables.pools = self.string(t, "tables.", "pools", true);
+        tables.overage_tiers = self.string(t, "tables.", "overage_tiers", true);
+        tables.zone_rates = self.string(t, "tables.", "zone_rates", false);
+        tables.artifacts = self.string(t, "tables.", "artifacts", true);
+        tables.regions = self.string(t, "tables.", "regions", true);
+        tables.coverage = self.string(t, "tables.", "coverage", false);
+        tables.coverage_model = self.string(t, "tables.", "coverage_model", false);
+        tables
+    }
+
+    /// `[windows]`: the default local windows and each region's own.
+    fn windows_section(
+        &mut self,
+        doc: &toml::Table,
+    ) -> (Option<WindowSet>, BTreeMap<String, WindowSet>) {
+        let mut default_windows = None;
+        let mut region_windows = BTreeMap::new();
+        let t = match doc.get("windows") {
+            Some(toml::Value::Table(t)) => t,
+            Some(v) => {
+                self.err("windows", Some(v), "expected a [windows] section");
+                return (default_windows, region_windows);
+            }
+            None => {
+                self.err("windows", None, "required section [windows] is missing");
+                return (default_windows, region_windows);
+            }
+        };
+        self.unknown_keys("windows.", t, &["default", "regions"]);
+        match t.get("default") {
+            Some(v) => default_windows = self.windows("windows.default", v),
+            None => self.err(
+                "windows.default",
+                None,
+                "required key is missing: the local hours downloads may run in",
+            ),
+        }
+        match t.get("regions") {
+            Some(toml::Value::Table(rt)) => {
+                for (region, v) in rt {
+                    if let Some(ws) = self.windows(&format!("windows.regions.{region}"), v) {
+                        region_windows.insert(region.clone(), ws);
+                    }
+                }
+            }
+            Some(v) => self.err(
+                "windows.regions",
+                Some(v),
+                "expected a table of region = [windows]",
+            ),
+            None => {}
+        }
+        (default_windows, region_windows)
+    }
+
+    /// `[[waves]]`: each wave as written; only the last may omit its size.
+    fn waves(&mut self, doc: &toml::Table) -> Vec<RawWave> {
+        let mut waves: Vec<RawWave> = Vec::new();
+        let items = match doc.get("waves") {
+            None => return waves,
+            Some(toml::Value::Array(items)) => items,
+            Some(v) => {
+                self.err("waves", Some(v), "expected [[waves]] tables");
+                return waves;
+            }
+        };
+        for (i, item) in items.iter().enumerate() {
+            let Some(t) = item.as_table() else {
+                self.err(
+                    &format!("waves[{i}]"),
+                    Some(item),
+                    "expected a [[waves]] table",
+                );
+                continue;
+            };
+            let w = self.wave(i, t);
+            if waves.iter().any(|x| x.name == w.name) {
+                self.err(
+                    &format!("waves[{i}].name"),
+                    t.get("name"),
+                    "two waves have this name",
+                );
+            }
+            waves.push(w);
+        }
+        let n = waves.len();
+        for (i, w) in waves.iter().enumerate() {
+            if i + 1 < n && w.count.is_none() && w.share.is_none() {
+                self.err(
+                    &format!("waves[{i}].size"),
+                    None,
+                    "only the last wave may omit its size (it takes every remaining device)",
+                );
+            }
+        }
+        waves
+    }
+
+    /// The `i`-th `[[waves]]` table.
+    fn wave(&mut self, i: usize, t: &toml::Table) -> RawWave {
+        let p = format!("waves[{i}].");
+        self.unknown_keys(
+            &p,
+            t,
+            &[
+                "name",
+                "size",
+                "share",
+                "select",
+                "region",
+                "soak_hours",
+                "start",
+            ],
+        );
+        let name = self
+            .string(t, &p, "name", true)
+            .unwrap_or_else(|| format!("wave-{}", i + 1));
+        let count = match t.get("size") {
+            None => None,
+            Some(toml::Value::Integer(n)) if *n >= 1 && *n <= u32::MAX as i64 => Some(*n as u32),
+            Some(v) => {
+                self.err(
+                    &format!("{p}size"),
+                    Some(v),
+                    "size must be a whole number of devices, at least 1 (or use share = 0.05)",
+                );
+                None
+            }
+        };
+        let share = match self.number(t, &p, "share") {
+            Some(s) if s > 0.0 && s <= 1.0 => Some(s),
+            Some(_) => {
+                self.err(
+                    &format!("{p}share"),
+                    t.get("share"),
+                    "share must be in (0, 1]",
+                );
+                None
+            }
+            None => None,
+        };
+        if count.is_some() && share.is_some() {
+            self.err(
+                &format!("{p}share"),
+                t.get("share"),
+                "give size or share, not both",
+            );
+        }
+        let canary = match self.string(t, &p, "select", false).as_deref() {
+            None | Some("any") => false,
+            Some("canary") => true,
+            Some(_) => {
+                self.err(
+                    &format!("{p}select"),
+                    t.get("select"),
+                    "expected \"canary\" or \"any\"",
+                );
+                false
+            }
+        };
+        RawWave {
+            name,
+            count,
+            share,
+            canary,
+            region: self.string(t, &p, "region", false),
+            soak_hours: self.non_negative(t, &p, "soak_hours").unwrap_or(0.0),
+            start: self.instant(t, &p, "start", false),
+        }
+    }
+
+    /// `[weights]`: the shadow prices, defaults where unset.
+    fn weights(&mut self, doc: &toml::Table) -> crate::domain::Weights {
+        let mut weights = crate::domain::Weights::default();
+        let t = match doc.get("weights") {
+            Some(toml::Value::Table(t)) => t,
+            Some(v) => {
+                self.err("weights", Some(v), "expected a [weights] section");
+                return weights;
+            }
+            None => return weights,
+        };
+        self.unknown_keys(
+            "weights.",
+            t,
+            &[
+                "congestion_per_gb",
+                "risk_per_failed_attempt",
+                "lateness_per_device_day",
+            ],
+        );
+        if let Some(v) = self.non_negative(t, "weights.", "congestion_per_gb") {
+            weights.congestion_per_gb = v;
+        }
+        if let Some(v) = self.non_negative(t, "weights.", "risk_per_failed_attempt") {
+            weights.risk_per_failed_attempt = v;
+        }
+        if let Some(v) = self.non_negative(t, "weights.", "lateness_per_device_day") {
+            weights.lateness_per_device_day = v;
+        }
+        weights
+    }
+
+    /// `[stop_rules]`: the known thresholds, and any other key carried into the plan.
+    fn stop_rules(&mut self, doc: &toml::Table) -> crate::domain::StopRules {
+        let mut stop_rules = crate::domain::StopRules::default();
+        let t = match doc.get("stop_rules") {
+            Some(toml::Value::Table(t)) => t,
+            Some(v) => {
+                self.err("stop_rules", Some(v), "expected a [stop_rules] section");
+                return stop_rules;
+            }
+            None => return stop_rules,
+        };
+        let known = [
+            "crash_loop_rate",
+            "battery_draw_change",
+            "reconnect_minutes",
+        ];
+        stop_rules.crash_loop_rate = self.non_negative(t, "stop_rules.", "crash_loop_rate");
+        stop_rules.battery_draw_change = self.non_negative(t, "stop_rules.", "battery_draw_change");
+        stop_rules.reconnect_minutes = self.non_negative(t, "stop_rules.", "reconnect_minutes");
+        for (k, v) in t.iter().filter(|(k, _)| !known.contains(&k.as_str())) {
+            match serde_json::to_value(v) {
+                Ok(j) => {
+                    stop_rules.other.insert(k.clone(), j);
+                }
+                Err(_) => self.err(
+                    &format!("stop_rules.{k}"),
+                    Some(v),
+                    "cannot be carried into the plan",
+                ),
+            }
+        }
+        stop_rules
+    }
 }

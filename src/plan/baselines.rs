@@ -8,11 +8,18 @@
 //! - `local-off-peak`: every device starts at the beginning of its first local window,
 //!   first come first served, wave after wave, with no money model.
 //!
-//! Each device downloads the same payload the planner would choose for it. Pure.
+//! Each device downloads the same payload the planner would choose for it. Like for like
+//! with the plan: every baseline covers the devices the plan is judged on (every device
+//! needing the release); its bytes are billed in whatever cycle they fall, after the
+//! deadline too (`evaluate::account` lists those cycles); a `pause`/`throttle` pool is
+//! never pushed past its cap — a download that would is paused until the reset and
+//! starts then ([`Caps`]); and a device a baseline or the plan does not update is priced
+//! at the same stated penalty ([`Comparison`]). Pure.
 
 use super::evaluate::{self, CostBreakdown, Download};
 use super::prepare::{Grid, conditions, hours_touched, window_hours};
 use super::transfer;
+use crate::billing;
 use crate::coverage::{KeyLevel, Profile};
 use crate::domain::Scenario;
 use crate::payload::{Payload, VersionGraph};
@@ -29,32 +36,194 @@ pub const MAINTENANCE_WINDOW_UTC: &str = "01:00-05:00";
 /// Notifications in the first minute of the ramp; the rate doubles every minute.
 pub const RAMP_START_PER_MINUTE: f64 = 50.0;
 
+/// What the baselines are compared with: the plan's spend and total cost, each device
+/// it leaves out (needing the release, not scheduled) priced at a penalty that is more
+/// than updating it could cost — so leaving devices out never shows as a saving. A
+/// baseline that cannot update a device pays the same penalty.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    pub rule: String,
+    /// Devices needing the release that the plan leaves out.
+    pub devices_not_updated: usize,
+    /// The largest expected MB of any candidate placement × the highest price per MB of
+    /// any pool (overage tier or zone rate): more than any device's download can add to
+    /// spend.
+    pub spend_per_device_not_updated: f64,
+    /// The model's penalty for a device left out (`1 + 2 × (largest MB × (highest price +
+    /// congestion per MB) + risk weight + horizon days × lateness weight)`): more than
+    /// any placement can cost.
+    pub total_per_device_not_updated: f64,
+    /// The plan's spend (overage + zone) + devices not updated × their spend penalty.
+    pub plan_spend: f64,
+    /// The plan's total cost + devices not updated × their total penalty.
+    pub plan_total: f64,
+}
+
+impl Comparison {
+    /// The plan of `cost` leaving `not_updated` devices out, each priced at `spend_per`
+    /// and `total_per` (see [`spend_per_device`] and the model's unplaced penalty).
+    pub fn new(
+        cost: &CostBreakdown,
+        not_updated: usize,
+        spend_per: f64,
+        total_per: f64,
+    ) -> Comparison {
+        let total_per = total_per.max(spend_per);
+        Comparison {
+            rule: "devices the plan leaves out are priced at spend_per_device_not_updated (spend) and total_per_device_not_updated (total), each more than updating one could cost; a baseline pays the same for a device it cannot update".into(),
+            devices_not_updated: not_updated,
+            spend_per_device_not_updated: spend_per,
+            total_per_device_not_updated: total_per,
+            plan_spend: cost.overage + cost.zone + not_updated as f64 * spend_per,
+            plan_total: cost.total + not_updated as f64 * total_per,
+        }
+    }
+
+    /// Sentences for `model_notes` explaining every negative saving.
+    pub fn notes(&self, baselines: &[BaselineReport]) -> Vec<String> {
+        let mut out = Vec::new();
+        for b in baselines {
+            if b.saving_total < 0.0 {
+                out.push(format!(
+                    "saving_total against {} is negative ({:.2}): {}",
+                    b.name,
+                    b.saving_total,
+                    if self.devices_not_updated > b.devices_not_updated {
+                        format!(
+                            "the plan leaves {} devices out, each priced at {:.2} so that leaving devices out never shows as a saving",
+                            self.devices_not_updated, self.total_per_device_not_updated
+                        )
+                    } else {
+                        "the solver stopped before it found a plan as cheap (see lp.status and lp.rounding_gap)".to_string()
+                    }
+                ));
+            }
+            if b.saving_spend < 0.0 {
+                out.push(format!(
+                    "saving_spend against {} is negative ({:.2}): the plan minimises total cost, so it pays more overage and roaming where that saves more in congestion, failure risk or lateness{}",
+                    b.name,
+                    b.saving_spend,
+                    if self.devices_not_updated > 0 {
+                        format!(
+                            ", and its {} devices left out are priced at {:.2} spend each",
+                            self.devices_not_updated, self.spend_per_device_not_updated
+                        )
+                    } else {
+                        String::new()
+                    }
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// The spend penalty of a device not updated: the largest expected MB of any candidate
+/// placement × the highest price per MB of any pool (overage tier or zone rate) — more
+/// than any one download can add to spend.
+pub fn spend_per_device(s: &Scenario, max_mb: f64) -> f64 {
+    max_mb * s.max_price_per_mb()
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BaselineReport {
     pub name: String,
     pub description: String,
+    /// Its downloads priced by the plan's accounting.
     pub cost: CostBreakdown,
+    /// Overage + zone, with its devices not updated at the comparison's spend penalty.
+    pub spend: f64,
+    /// `cost.total`, with its devices not updated at the comparison's total penalty.
+    pub total: f64,
     /// The largest regional load in any hour (MB/h), over all regions.
     pub peak_mb_per_hour: f64,
     /// The region where that peak happens.
     pub peak_region: String,
     /// Devices whose download ends by the deadline.
     pub finished_by_deadline: usize,
+    /// Devices it covers: every device needing the release (the plan's too).
     pub devices: usize,
-    /// This baseline's total cost minus the plan's (positive = the plan saves).
-    pub plan_saves: f64,
+    /// Devices it does not update within 60 days after the deadline.
+    pub devices_not_updated: usize,
+    /// Downloads paused at a pause/throttle cap until the next reset.
+    pub paused_at_cap: usize,
+    /// `spend` − the comparison's `plan_spend` (positive = the plan spends less).
+    pub saving_spend: f64,
+    /// `total` − the comparison's `plan_total` (positive = the plan costs less).
+    pub saving_total: f64,
 }
 
 /// Everything a baseline needs about one device.
-struct Dev<'a> {
-    idx: usize,
-    payload: &'a Payload,
-    profile: &'a Profile,
+#[derive(Clone, Copy)]
+pub(super) struct Dev<'a> {
+    pub idx: usize,
+    pub payload: &'a Payload,
+    pub profile: &'a Profile,
+}
+
+/// Use of each `pause`/`throttle` pool per billing cycle while a baseline's downloads
+/// are admitted in start order: a download that would push its pool past `cap_mb` (no
+/// headroom: this is what the carrier does, not what a planner should) waits for the
+/// reset — the SIM is paused (a throttled one is treated alike: at ~100 kb/s an image
+/// waits in practice) — and is tried again then.
+#[derive(Default)]
+struct Caps {
+    used: HashMap<(usize, Instant), f64>,
+    paused: usize,
+}
+
+/// Baselines never start a download later than this after the deadline.
+const LATEST_DAYS_AFTER_DEADLINE: i64 = 60;
+
+impl Caps {
+    /// The download `d` really makes, first asked for at `dl`; `relocate` says when the
+    /// baseline would start it again from an instant (the reset). `None`: not within 60
+    /// days after the deadline.
+    fn admit(
+        &mut self,
+        s: &Scenario,
+        d: &Dev<'_>,
+        mut dl: Download,
+        relocate: &dyn Fn(&Dev<'_>, Instant) -> Option<Instant>,
+    ) -> Option<Download> {
+        let pool = s.pool(dl.pool);
+        let (true, Some(cap), None) = (pool.on_cap.is_hard(), pool.cap, dl.zone_price) else {
+            return Some(dl);
+        };
+        let limit = s.deadline + Duration::days(LATEST_DAYS_AFTER_DEADLINE);
+        let mb = dl.expected_bytes as f64 / 1e6;
+        let mut moved = false;
+        loop {
+            let start = billing::cycle_start_containing(pool, dl.window_start);
+            let next = billing::next_cycle_start(pool, start);
+            let used = self
+                .used
+                .entry((dl.pool.0 as usize, start))
+                .or_insert_with(|| cycle_baseline(s, pool, start, next));
+            if *used + mb <= cap.0 {
+                *used += mb;
+                self.paused += usize::from(moved);
+                return Some(dl);
+            }
+            let at = relocate(d, next).filter(|&t| t < limit && t > dl.window_start)?;
+            dl = download_at(s, d, at);
+            moved = true;
+        }
+    }
+}
+
+/// Forecast non-update use of the cycle `[start, end)`, as `billing::cycles` lists it.
+fn cycle_baseline(s: &Scenario, pool: &crate::domain::Pool, start: Instant, end: Instant) -> f64 {
+    if start <= s.start {
+        pool.used.0 + pool.baseline_per_day.0 * billing::days(s.start, end)
+    } else {
+        pool.baseline_per_day.0 * billing::days(start, end)
+    }
 }
 
 /// A download of `d` starting at `t`: its window lasts as long as the payload needs at
 /// the lowest throughput over the hours it touches.
-fn download_at(s: &Scenario, d: &Dev<'_>, t: Instant) -> Download {
+pub(super) fn download_at(s: &Scenario, d: &Dev<'_>, t: Instant) -> Download {
     let dev = &s.devices[d.idx];
     let mut end = t + Duration::seconds(1);
     for _ in 0..3 {
@@ -69,10 +238,7 @@ fn download_at(s: &Scenario, d: &Dev<'_>, t: Instant) -> Download {
     Download {
         pool: dev.pool,
         region: dev.region,
-        zone_price: dev
-            .zone
-            .as_ref()
-            .and_then(|z| s.pool(dev.pool).zone_rates.get(z).map(|p| p.0)),
+        zone_price: evaluate::zone_price(s, dev),
         expected_bytes: (expected.ceil() as u64).max(d.payload.bytes.0),
         window_start: t,
         window_end: end,
@@ -142,27 +308,36 @@ fn report(
     s: &Scenario,
     name: &str,
     description: String,
-    downloads: &[Download],
-    plan_total: f64,
+    run: Run,
+    cmp: &Comparison,
 ) -> BaselineReport {
-    let acc = evaluate::account(s, downloads, &[], super::load_grid(s));
+    let acc = evaluate::account(s, &run.downloads, &[], super::load_grid(s));
     let (peak, region) = acc
         .regions
         .iter()
         .map(|r| (r.peak_mb_per_hour, r.region.clone()))
         .fold((0.0, String::new()), |a, b| if b.0 > a.0 { b } else { a });
+    let missing = run.not_updated as f64;
+    let spend = acc.cost.overage + acc.cost.zone + missing * cmp.spend_per_device_not_updated;
+    let total = acc.cost.total + missing * cmp.total_per_device_not_updated;
     BaselineReport {
         name: name.to_string(),
         description,
-        plan_saves: acc.cost.total - plan_total,
+        spend,
+        total,
+        saving_spend: spend - cmp.plan_spend,
+        saving_total: total - cmp.plan_total,
         cost: acc.cost,
         peak_mb_per_hour: peak,
         peak_region: region,
-        finished_by_deadline: downloads
+        finished_by_deadline: run
+            .downloads
             .iter()
             .filter(|d| d.window_end <= s.deadline)
             .count(),
-        devices: downloads.len(),
+        devices: run.downloads.len() + run.not_updated,
+        devices_not_updated: run.not_updated,
+        paused_at_cap: run.paused,
     }
 }
 
@@ -171,129 +346,168 @@ fn gate(s: &Scenario, wave: usize, downloads: &[Download]) -> Option<Instant> {
     Some(end + Duration::milliseconds((s.waves[wave].soak_hours * 3_600_000.0).round() as i64))
 }
 
-/// All three baselines, with the plan's total cost for the savings.
+/// A baseline's downloads, and the devices it could not update.
+struct Run {
+    downloads: Vec<Download>,
+    not_updated: usize,
+    paused: usize,
+}
+
+/// When a baseline starts each device of a group, given the earliest instant the group
+/// may start (`None`: never within 60 days after the deadline).
+type Starts<'r> = dyn Fn(&[Dev<'_>], Instant) -> Vec<Option<Instant>> + 'r;
+/// When a baseline starts a device again from an instant (a cap's reset).
+type Relocate<'r> = dyn Fn(&Dev<'_>, Instant) -> Option<Instant> + Sync + 'r;
+
+/// Runs a baseline group after group: each device starts when `starts` says, downloads
+/// are admitted under the pools' caps in start order, and with `gated` each group starts
+/// after the previous one's gate (its last download's end plus its wave's soak).
+fn run(
+    s: &Scenario,
+    groups: &[Vec<Dev<'_>>],
+    gated: bool,
+    starts: &Starts<'_>,
+    relocate: &Relocate<'_>,
+) -> Run {
+    let mut caps = Caps::default();
+    let mut out = Run {
+        downloads: Vec::new(),
+        not_updated: 0,
+        paused: 0,
+    };
+    let mut earliest = s.start;
+    for (w, devs) in groups.iter().enumerate() {
+        let at = starts(devs, earliest);
+        let mut asked: Vec<(usize, Download)> = at
+            .par_iter()
+            .enumerate()
+            .filter_map(|(j, t)| t.map(|t| (j, download_at(s, &devs[j], t))))
+            .collect();
+        out.not_updated += at.iter().filter(|t| t.is_none()).count();
+        asked.sort_by_key(|(j, d)| (d.window_start, *j));
+        let mut admitted = Vec::with_capacity(asked.len());
+        for (j, d) in asked {
+            match caps.admit(s, &devs[j], d, relocate) {
+                Some(d) => admitted.push(d),
+                None => out.not_updated += 1,
+            }
+        }
+        if gated && let Some(g) = gate(s, w, &admitted) {
+            earliest = earliest.max(g);
+        }
+        out.downloads.extend(admitted);
+    }
+    out.paused = caps.paused;
+    out
+}
+
+/// All three baselines, compared with the plan as `cmp` states.
 pub fn baselines(
     s: &Scenario,
     profiles: &[(Arc<Profile>, KeyLevel)],
     wave_of: &[Option<usize>],
     rank: &[u32],
-    plan_total: f64,
+    cmp: &Comparison,
 ) -> Vec<BaselineReport> {
     let payloads = payloads(s, profiles);
     let by_wave = devices_by_wave(s, profiles, &payloads, wave_of, rank);
     vec![
-        global_push(s, &by_wave, plan_total),
-        rate_limited(s, &by_wave, plan_total),
-        local_off_peak(s, &by_wave, plan_total),
+        global_push(s, &by_wave, cmp),
+        rate_limited(s, &by_wave, cmp),
+        local_off_peak(s, &by_wave, cmp),
     ]
 }
 
-fn global_push(s: &Scenario, by_wave: &[Vec<Dev<'_>>], plan_total: f64) -> BaselineReport {
-    let devs: Vec<&Dev<'_>> = by_wave.iter().flatten().collect();
-    let downloads: Vec<Download> = devs
-        .par_iter()
-        .map(|d| download_at(s, d, s.start))
-        .collect();
+fn global_push(s: &Scenario, by_wave: &[Vec<Dev<'_>>], cmp: &Comparison) -> BaselineReport {
+    let all: Vec<Dev<'_>> = by_wave.iter().flatten().copied().collect();
+    let r = run(
+        s,
+        &[all],
+        false,
+        &|devs, _| vec![Some(s.start); devs.len()],
+        &|_, t| Some(t),
+    );
     report(
         s,
         "global-push",
-        "every device downloads at start, ignoring waves, windows and pools".into(),
-        &downloads,
-        plan_total,
+        "every device downloads at start, ignoring waves, windows and pools (a paused SIM downloads at its reset)".into(),
+        r,
+        cmp,
     )
 }
 
-fn rate_limited(s: &Scenario, by_wave: &[Vec<Dev<'_>>], plan_total: f64) -> BaselineReport {
+fn rate_limited(s: &Scenario, by_wave: &[Vec<Dev<'_>>], cmp: &Comparison) -> BaselineReport {
     let maint = WindowSet::new(
         LocalWindow::parse(MAINTENANCE_WINDOW_UTC)
             .into_iter()
             .collect(),
     );
     let utc: chrono_tz::Tz = chrono_tz::UTC;
-    let mut downloads = Vec::new();
-    let mut earliest = s.start;
-    for (w, devs) in by_wave.iter().enumerate() {
-        let mut starts: Vec<(&Dev<'_>, Instant)> = Vec::with_capacity(devs.len());
-        // Walk minute by minute through the maintenance windows from the wave's start.
-        let mut t = earliest;
+    let limit = s.deadline + Duration::days(LATEST_DAYS_AFTER_DEADLINE);
+    // Walk minute by minute through the maintenance windows from the group's start.
+    let starts = |devs: &[Dev<'_>], from: Instant| {
+        let mut starts = vec![None; devs.len()];
+        let mut t = from;
         let mut minute = 0u32;
         let mut next = 0usize;
-        let limit = s.deadline + Duration::days(60);
         while next < devs.len() && t < limit {
             if maint.contains_interval(utc, t, t + Duration::minutes(1)) {
                 let rate = RAMP_START_PER_MINUTE * 2f64.powi(minute.min(30) as i32);
                 let n = (rate as usize).min(devs.len() - next);
-                for (j, d) in devs[next..next + n].iter().enumerate() {
+                for (j, at) in starts[next..next + n].iter_mut().enumerate() {
                     // Spread the minute's notifications evenly over it.
-                    let at = t + Duration::milliseconds((60_000.0 * j as f64 / n as f64) as i64);
-                    starts.push((d, at));
+                    *at = Some(t + Duration::milliseconds((60_000.0 * j as f64 / n as f64) as i64));
                 }
                 next += n;
                 minute += 1;
             }
             t += Duration::minutes(1);
         }
-        let wave_dl: Vec<Download> = starts
-            .par_iter()
-            .map(|(d, at)| download_at(s, d, *at))
-            .collect();
-        if let Some(g) = gate(s, w, &wave_dl) {
-            earliest = earliest.max(g);
-        }
-        downloads.extend(wave_dl);
-    }
+        starts
+    };
+    let r = run(s, by_wave, true, &starts, &|_, t| Some(t));
     report(
         s,
         "rate-limited",
         format!(
-            "notifications ramp from {RAMP_START_PER_MINUTE}/min, doubling every minute, inside the maintenance window {MAINTENANCE_WINDOW_UTC} UTC; waves in order after each gate"
+            "notifications ramp from {RAMP_START_PER_MINUTE}/min, doubling every minute, inside the maintenance window {MAINTENANCE_WINDOW_UTC} UTC; waves in order after each gate (a paused SIM downloads at its reset)"
         ),
-        &downloads,
-        plan_total,
+        r,
+        cmp,
     )
 }
 
-fn local_off_peak(s: &Scenario, by_wave: &[Vec<Dev<'_>>], plan_total: f64) -> BaselineReport {
-    let grid = Grid::new(s.start, s.deadline + Duration::days(60), 15);
-    let mut allowed_cache: HashMap<(chrono_tz::Tz, u32), Vec<bool>> = HashMap::new();
-    let mut downloads = Vec::new();
-    let mut earliest = s.start;
-    for (w, devs) in by_wave.iter().enumerate() {
-        let from = grid.slot_of(earliest)
-            + usize::from(grid.slot_start(grid.slot_of(earliest)) < earliest);
-        // Allowed slots per (time zone, region), computed once; then every device's
-        // first window, in parallel.
-        for d in devs {
-            let dev = &s.devices[d.idx];
+fn local_off_peak(s: &Scenario, by_wave: &[Vec<Dev<'_>>], cmp: &Comparison) -> BaselineReport {
+    let grid = Grid::new(
+        s.start,
+        s.deadline + Duration::days(LATEST_DAYS_AFTER_DEADLINE),
+        15,
+    );
+    // Allowed slots per (time zone, region), computed once.
+    let mut allowed: HashMap<(chrono_tz::Tz, u32), Vec<bool>> = HashMap::new();
+    for d in by_wave.iter().flatten() {
+        let dev = &s.devices[d.idx];
+        allowed.entry((dev.tz, dev.region.0)).or_insert_with(|| {
             let ws = s.windows_for(dev);
-            allowed_cache
-                .entry((dev.tz, dev.region.0))
-                .or_insert_with(|| {
-                    (0..grid.n)
-                        .map(|k| ws.contains_interval(dev.tz, grid.slot_start(k), grid.slot_end(k)))
-                        .collect()
-                });
-        }
-        let wave_dl: Vec<Download> = devs
-            .par_iter()
-            .filter_map(|d| {
-                let dev = &s.devices[d.idx];
-                let allowed = &allowed_cache[&(dev.tz, dev.region.0)];
-                (from..grid.n)
-                    .find(|&k| allowed[k])
-                    .map(|k| download_at(s, d, grid.slot_start(k)))
-            })
-            .collect();
-        if let Some(g) = gate(s, w, &wave_dl) {
-            earliest = earliest.max(g);
-        }
-        downloads.extend(wave_dl);
+            (0..grid.n)
+                .map(|k| ws.contains_interval(dev.tz, grid.slot_start(k), grid.slot_end(k)))
+                .collect()
+        });
     }
+    // A device's first window at or after `t`.
+    let first = |d: &Dev<'_>, t: Instant| {
+        let dev = &s.devices[d.idx];
+        let from = grid.slot_of(t) + usize::from(grid.slot_start(grid.slot_of(t)) < t);
+        let ok = &allowed[&(dev.tz, dev.region.0)];
+        (from..grid.n).find(|&k| ok[k]).map(|k| grid.slot_start(k))
+    };
+    let starts = |devs: &[Dev<'_>], from: Instant| devs.iter().map(|d| first(d, from)).collect();
+    let r = run(s, by_wave, true, &starts, &first);
     report(
         s,
         "local-off-peak",
-        "every device starts at the beginning of its first local window, first come first served; waves in order after each gate".into(),
-        &downloads,
-        plan_total,
+        "every device starts at the beginning of its first local window, first come first served; waves in order after each gate (a paused SIM starts in its first window after the reset)".into(),
+        r,
+        cmp,
     )
 }

@@ -16,7 +16,7 @@
 
 use super::model::PlanModel;
 use super::prepare::Prepared;
-use super::solve::{self, Master, SolveError, SolveOptions, Status};
+use super::solve::{self, Algorithm, Master, SolveError, SolveOptions, Status};
 use crate::domain::Scenario;
 use rayon::prelude::*;
 use std::time::Instant as Clock;
@@ -40,7 +40,7 @@ pub struct Generated {
     pub rounds: usize,
     pub solve_seconds: f64,
     pub pricing_seconds: f64,
-    pub algorithm: &'static str,
+    pub algorithm: Algorithm,
     /// The integer model solved last (generated columns the LP does not use fixed at
     /// zero), when tier prices fall; `None` when the master LP was the model solved.
     pub integer_model: Option<super::lp::Lp>,
@@ -133,8 +133,37 @@ fn reduced_cost(
     cost - priced
 }
 
+/// Prices every candidate placement under `duals`: per cohort, its devices times its
+/// most negative reduced cost (0 when none is negative; the bound's term) and the
+/// [`PER_COHORT`] most negative placements not yet in the master.
+fn price(s: &Scenario, p: &Prepared, m: &PlanModel, duals: &[f64]) -> Vec<(f64, Vec<usize>)> {
+    (0..p.cohorts.len())
+        .into_par_iter()
+        .map(|ci| {
+            let c = &p.cohorts[ci];
+            let have: Vec<usize> = m.x[ci].iter().map(|x| x.0).collect();
+            let mut best: Vec<(f64, usize)> = Vec::new();
+            let mut min_d = 0.0f64;
+            for k in 0..c.placements.len() {
+                let d = reduced_cost(s, p, m, duals, ci, k);
+                min_d = min_d.min(d);
+                if d < -EPS && !have.contains(&k) {
+                    best.push((d, k));
+                }
+            }
+            best.sort_by(|a, b| a.0.total_cmp(&b.0));
+            best.truncate(PER_COHORT);
+            (
+                c.devices.len() as f64 * min_d,
+                best.into_iter().map(|b| b.1).collect(),
+            )
+        })
+        .collect()
+}
+
 /// Solves the model by column generation within `opts.time_limit_seconds`, on `master`
-/// (built from `m.lp`; kept by the caller so a later solve starts from its basis).
+/// (built from `m.lp`; kept by the caller so a later solve starts from its basis): the
+/// LP relaxation first, then the integer model over its columns when there is one.
 pub fn solve(
     s: &Scenario,
     p: &Prepared,
@@ -144,10 +173,24 @@ pub fn solve(
     progress: &dyn Fn(&str),
 ) -> Result<Generated, SolveError> {
     let t0 = Clock::now();
-    let left = |t0: &Clock| {
+    let left = || {
         opts.time_limit_seconds
             .map(|l| (l - t0.elapsed().as_secs_f64()).max(0.0))
     };
+    let relaxed = relaxation(s, p, m, master, &left, progress)?;
+    integer_point(m, opts, left(), relaxed)
+}
+
+/// The column-generation loop: the master LP re-solved with the placements that price
+/// out, until none does, the master is within [`REL_GAP`] of the bound, or time is up.
+fn relaxation(
+    s: &Scenario,
+    p: &Prepared,
+    m: &mut PlanModel,
+    master: &mut Master,
+    left: &dyn Fn() -> Option<f64>,
+    progress: &dyn Fn(&str),
+) -> Result<Generated, SolveError> {
     let mut lower_bound = f64::NEG_INFINITY;
     let mut rounds = 0;
     let (mut solve_s, mut pricing_s) = (0.0, 0.0);
@@ -159,7 +202,7 @@ pub fn solve(
         // The first master (a few columns per cohort) is always solved to the end, so a
         // time-limited run still has a plan; later rounds get what time is left and fall
         // back to the last complete round.
-        let limit = if last.is_none() { None } else { left(&t0) };
+        let limit = if last.is_none() { None } else { left() };
         let solved = master.solve(&m.lp, limit);
         solve_s += ts.elapsed().as_secs_f64();
         let point = match (solved, last.take()) {
@@ -178,28 +221,7 @@ pub fn solve(
             (Err(e), _) => return Err(e),
         };
         let tp = Clock::now();
-        let priced: Vec<(f64, Vec<usize>)> = (0..p.cohorts.len())
-            .into_par_iter()
-            .map(|ci| {
-                let c = &p.cohorts[ci];
-                let have: Vec<usize> = m.x[ci].iter().map(|x| x.0).collect();
-                let mut best: Vec<(f64, usize)> = Vec::new();
-                let mut min_d = 0.0f64;
-                for k in 0..c.placements.len() {
-                    let d = reduced_cost(s, p, m, &point.row_duals, ci, k);
-                    min_d = min_d.min(d);
-                    if d < -EPS && !have.contains(&k) {
-                        best.push((d, k));
-                    }
-                }
-                best.sort_by(|a, b| a.0.total_cmp(&b.0));
-                best.truncate(PER_COHORT);
-                (
-                    c.devices.len() as f64 * min_d,
-                    best.into_iter().map(|b| b.1).collect(),
-                )
-            })
-            .collect();
+        let priced = price(s, p, m, &point.row_duals);
         pricing_s += tp.elapsed().as_secs_f64();
         let bound = point.objective + priced.iter().map(|x| x.0).sum::<f64>();
         lower_bound = lower_bound.max(bound);
@@ -212,7 +234,7 @@ pub fn solve(
         if added == 0 || converged {
             break point;
         }
-        if left(&t0).is_some_and(|l| l <= 0.0) {
+        if left().is_some_and(|l| l <= 0.0) {
             status = Status::TimeLimit;
             break point;
         }
@@ -225,55 +247,62 @@ pub fn solve(
     };
     let mut values = point.values;
     values.resize(m.lp.cols.len(), 0.0);
-    let mut objective = point.objective;
-    let mut algorithm = "column-generation";
-    let mut integer_model = None;
-    if m.lp.is_mip() && integral_as_is(&m.lp, &mut values) {
-        // The LP already fills every falling tier in order: its point is integer.
-        algorithm = "column-generation (integral)";
+    Ok(Generated {
+        status,
+        values,
+        objective: point.objective,
+        lower_bound,
+        rounds,
+        solve_seconds: solve_s,
+        pricing_seconds: pricing_s,
+        algorithm: Algorithm::ColumnGeneration,
+        integer_model: None,
+    })
+}
+
+/// With falling tier prices the model has integer tier-order columns: the LP point when
+/// it is integral as it is, else the integer model over the placements the LP uses
+/// (price-and-branch: the others fixed at zero, which keeps branch-and-bound small),
+/// within `left` seconds. The LP bound stays a bound on the integer model.
+fn integer_point(
+    m: &PlanModel,
+    opts: &SolveOptions,
+    left: Option<f64>,
+    mut g: Generated,
+) -> Result<Generated, SolveError> {
+    if m.lp.is_mip() && integral_as_is(&m.lp, &mut g.values) {
+        g.algorithm = Algorithm::ColumnGenerationIntegral;
     } else if m.lp.is_mip() {
-        // Falling tier prices: the integer model over the generated columns.
-        let mut o = *opts;
-        o.time_limit_seconds = left(&t0).map(|l| l.max(1.0));
-        algorithm = "column-generation+branch-and-bound";
-        // Price-and-branch: the integer model over the placements the LP uses (the
-        // others fixed at zero), which keeps branch-and-bound small.
+        g.algorithm = Algorithm::PriceAndBranch;
         let mut restricted = m.lp.clone();
         for cols in &m.x {
             for &(_, col) in cols {
-                if values[col] <= 1e-9 {
+                if g.values[col] <= 1e-9 {
                     restricted.cols[col].ub = 0.0;
                 }
             }
         }
+        let mut o = *opts;
+        o.time_limit_seconds = left.map(|l| l.max(1.0));
         let outcome = solve::solve(&restricted, &o);
-        integer_model = Some(restricted);
+        g.integer_model = Some(restricted);
         match outcome {
             Ok(solved) => {
-                solve_s += solved.solve_seconds;
+                g.solve_seconds += solved.solve_seconds;
                 if solved.status != Status::Optimal {
-                    status = Status::TimeLimit;
+                    g.status = Status::TimeLimit;
                 }
-                values = solved.values;
-                objective = solved.objective;
+                g.values = solved.values;
+                g.objective = solved.objective;
             }
             // Out of time before an integer point: the LP's placements still make a
             // plan (the binaries only order the tiers the accounting prices exactly).
-            Err(SolveError::NoSolutionInTime(_)) => status = Status::TimeLimit,
+            Err(SolveError::NoSolutionInTime(_)) => g.status = Status::TimeLimit,
             Err(e) => return Err(e),
         }
     }
-    Ok(Generated {
-        status,
-        values,
-        objective,
-        lower_bound: lower_bound.min(objective),
-        rounds,
-        solve_seconds: solve_s,
-        pricing_seconds: pricing_s,
-        algorithm,
-        integer_model,
-    })
+    g.lower_bound = g.lower_bound.min(g.objective);
+    Ok(g)
 }
 
 /// Whether the LP point becomes a point of the integer model by giving each integer

@@ -4,7 +4,7 @@
 //! and any later replay price plans with this one function. Pure.
 
 use crate::billing::{self, Cycle};
-use crate::domain::{PoolId, RegionId, Scenario};
+use crate::domain::{DeviceIdx, PoolId, RegionId, Scenario};
 use crate::units::{Instant, MB_PER_GB, Megabytes};
 use serde::Serialize;
 
@@ -97,16 +97,73 @@ pub struct LoadGrid {
     pub slot_minutes: u32,
 }
 
+/// The price per MB a device's traffic pays outside its pool: `None` in the home zone.
+pub fn zone_price(s: &Scenario, dev: &crate::domain::Device) -> Option<f64> {
+    dev.zone
+        .as_ref()
+        .and_then(|z| s.pool(dev.pool).zone_rates.get(z).map(|p| p.0))
+}
+
 /// Update bytes spent before planning (re-planning after a pause): what devices that
-/// are done, failed or downloading have already used.
+/// are done, failed or downloading have already used, and what downloads in flight at
+/// `--now` are still expected to fetch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spent {
+    pub device: DeviceIdx,
     pub pool: PoolId,
+    pub region: RegionId,
     /// `None` = home zone (billed to the pool's cycle containing `at`); `Some(price)` =
     /// roaming, billed at the zone rate.
     pub zone_price: Option<f64>,
     pub at: Instant,
-    pub mb: f64,
+    pub bytes: u64,
+    /// A download in flight: its bytes are regional load spread evenly over
+    /// `[at, load_until)` (bytes already used carry no load: they are past).
+    pub load_until: Option<Instant>,
+}
+
+impl Spent {
+    /// `bytes` of device `d` billed at `at` (and, in flight, carried until `load_until`).
+    pub fn of(
+        s: &Scenario,
+        d: DeviceIdx,
+        at: Instant,
+        bytes: u64,
+        load_until: Option<Instant>,
+    ) -> Spent {
+        let dev = &s.devices[d.0 as usize];
+        Spent {
+            device: d,
+            pool: dev.pool,
+            region: dev.region,
+            zone_price: zone_price(s, dev),
+            at,
+            bytes,
+            load_until,
+        }
+    }
+    pub fn mb(&self) -> f64 {
+        self.bytes as f64 / 1e6
+    }
+}
+
+/// The instants after the last billing (download start, spent bytes) and the last load
+/// (window end, end of a download in flight) of `downloads` and `spent`, at least `end`:
+/// the accounting lists cycles and load slots until them, so a download after the
+/// deadline (a baseline's) is billed and carried too.
+fn horizon_ends(end: Instant, downloads: &[Download], spent: &[Spent]) -> (Instant, Instant) {
+    let ms = chrono::Duration::milliseconds(1);
+    let bill = downloads
+        .iter()
+        .map(|d| d.window_start + ms)
+        .chain(spent.iter().map(|sp| sp.at + ms))
+        .fold(end, Instant::max);
+    let load = downloads
+        .iter()
+        .map(|d| d.window_end)
+        .chain(spent.iter().filter_map(|sp| sp.load_until))
+        .fold(end, Instant::max);
+    (bill, load)
 }
 
 /// Prices `downloads` plus the bytes already `spent`.
@@ -117,12 +174,14 @@ pub fn account(
     grid: LoadGrid,
 ) -> Accounting {
     let mut cost = CostBreakdown::default();
-    // Pools.
+    let (bill_until, load_until) = horizon_ends(s.deadline, downloads, spent);
+    // Pools: every cycle overlapping [start, deadline), and after it those a download
+    // (a baseline's) falls in.
     let mut pools = Vec::with_capacity(s.pools.len());
     let cycles: Vec<Vec<Cycle>> = s
         .pools
         .iter()
-        .map(|p| billing::cycles(p, s.start, s.deadline))
+        .map(|p| billing::cycles(p, s.start, bill_until))
         .collect();
     let mut update: Vec<Vec<f64>> = cycles.iter().map(|c| vec![0.0; c.len()]).collect();
     let mut already_mb: Vec<Vec<f64>> = cycles.iter().map(|c| vec![0.0; c.len()]).collect();
@@ -156,12 +215,12 @@ pub fn account(
         let ci = billing::cycle_index(&cycles[pi], sp.at);
         match (sp.zone_price, ci) {
             (Some(price), _) => {
-                cost.zone += sp.mb * price;
+                cost.zone += sp.mb() * price;
                 if let Some(ci) = ci {
-                    zone[pi][ci] += sp.mb * price;
+                    zone[pi][ci] += sp.mb() * price;
                 }
             }
-            (None, Some(ci)) => already_mb[pi][ci] += sp.mb,
+            (None, Some(ci)) => already_mb[pi][ci] += sp.mb(),
             (None, None) => {}
         }
     }
@@ -170,7 +229,15 @@ pub fn account(
         for (ci, c) in cycles[pi].iter().enumerate() {
             let usage = Megabytes(c.baseline.0 + already_mb[pi][ci] + update[pi][ci]);
             let over = billing::overage_mb(pool.allowance, usage);
-            let oc = billing::tier_cost(&pool.tiers, over).0;
+            let mut oc = billing::tier_cost(&pool.tiers, over).0;
+            if c.start >= s.deadline {
+                // A cycle after the horizon (only a baseline reaches it) is charged what
+                // its update bytes add: the overage baseline use alone would cause there
+                // is not part of this rollout, and the plan, which lists no such cycle,
+                // does not pay it either.
+                let alone = billing::overage_mb(pool.allowance, c.baseline);
+                oc -= billing::tier_cost(&pool.tiers, alone).0;
+            }
             cost.overage += oc;
             cs.push(CycleUsage {
                 start: c.start,
@@ -199,31 +266,42 @@ pub fn account(
     }
     // Regions: expected bytes spread evenly over each window, measured per slot.
     let slot = chrono::Duration::minutes(grid.slot_minutes as i64);
-    let n = ((grid.end - grid.start).num_minutes().max(0) as usize)
+    let n = ((grid.end.max(load_until) - grid.start).num_minutes().max(0) as usize)
         .div_ceil(grid.slot_minutes as usize);
     let slot_hours = grid.slot_minutes as f64 / 60.0;
     let mut load = vec![vec![0.0f64; n]; s.regions.len()];
-    for d in downloads {
-        let len = (d.window_end - d.window_start).num_milliseconds() as f64;
-        if len <= 0.0 || n == 0 {
-            continue;
+    // `mb` spread evenly over `[from, to)` into one region's slots.
+    let spread = |slots: &mut [f64], mb: f64, from: Instant, to: Instant| {
+        let len = (to - from).num_milliseconds() as f64;
+        if len <= 0.0 {
+            return;
         }
-        let mb = d.expected_bytes as f64 / 1e6;
-        let first = ((d.window_start - grid.start).num_milliseconds().max(0)
-            / slot.num_milliseconds()) as usize;
-        let mut i = first;
-        while i < n {
+        let first =
+            ((from - grid.start).num_milliseconds().max(0) / slot.num_milliseconds()) as usize;
+        for (i, l) in slots.iter_mut().enumerate().skip(first) {
             let a = grid.start + slot * i as i32;
-            let b = a + slot;
-            if a >= d.window_end {
+            if a >= to {
                 break;
             }
-            let lo = a.max(d.window_start);
-            let hi = b.min(d.window_end);
+            let lo = a.max(from);
+            let hi = (a + slot).min(to);
             if hi > lo {
-                load[d.region.0 as usize][i] += mb * (hi - lo).num_milliseconds() as f64 / len;
+                *l += mb * (hi - lo).num_milliseconds() as f64 / len;
             }
-            i += 1;
+        }
+    };
+    for d in downloads {
+        let mb = d.expected_bytes as f64 / 1e6;
+        spread(
+            &mut load[d.region.0 as usize],
+            mb,
+            d.window_start,
+            d.window_end,
+        );
+    }
+    for sp in spent {
+        if let Some(until) = sp.load_until {
+            spread(&mut load[sp.region.0 as usize], sp.mb(), sp.at, until);
         }
     }
     let mut regions = Vec::with_capacity(s.regions.len());

@@ -9,6 +9,7 @@ pub mod evaluate;
 pub mod lp;
 pub mod model;
 pub mod prepare;
+pub mod replan;
 pub mod round;
 pub mod solve;
 pub mod spans;
@@ -23,7 +24,7 @@ use prepare::{Assignment, Grid, Prepared};
 use serde::Serialize;
 use std::time::Instant as Clock;
 
-pub use solve::{SolveError, SolveOptions, Status};
+pub use solve::{Algorithm, SolveError, SolveOptions, Status};
 
 /// Where a device stands when a paused rollout is re-planned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,15 +63,7 @@ pub struct Progress {
     pub row: usize,
 }
 
-/// Re-planning the rest of a paused rollout.
-#[derive(Debug, Clone)]
-pub struct Replan {
-    /// The horizon starts here: no window starts before it.
-    pub now: Instant,
-    pub progress: Vec<Progress>,
-    /// The gates of the original plan, kept by waves that are finished.
-    pub original_gates: Vec<Option<Instant>>,
-}
+pub use replan::{OriginalGates, Replan};
 
 /// Options of one planning run.
 #[derive(Debug, Clone, Default)]
@@ -80,7 +73,7 @@ pub struct PlanOptions {
     pub keep_models: bool,
     /// Skip pricing the baselines (global push, rate-limited, local off-peak).
     pub skip_baselines: bool,
-    /// Re-plan from `now` given progress (None = a fresh plan).
+    /// Re-plan from `now` given progress (None = a fresh plan); see [`replan()`].
     pub replan: Option<Replan>,
 }
 
@@ -170,9 +163,9 @@ pub struct UnscheduledRow {
 }
 
 /// The solver's side of the story: one model for every wave.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LpReport {
-    pub status: String,
+    pub status: Status,
     /// Objective of the model solved last (the column-generation master, or its integer
     /// model when falling tier prices need binaries), in the same terms as `cost.total`.
     pub objective: f64,
@@ -194,7 +187,7 @@ pub struct LpReport {
     pub constraints: usize,
     pub nonzeros: usize,
     pub cohorts: usize,
-    pub algorithm: String,
+    pub algorithm: Algorithm,
     /// Column-generation rounds (master solves).
     pub rounds: usize,
     pub build_seconds: f64,
@@ -236,12 +229,40 @@ pub struct Plan {
     pub wave_notes: Vec<String>,
     /// What the fleet would otherwise have done, priced the same way.
     pub baselines: Vec<baselines::BaselineReport>,
+    /// What the baselines are compared with: the plan, its devices left out priced.
+    pub comparison: Option<baselines::Comparison>,
+    /// Bytes spent before a re-plan and the rest of downloads in flight (priced in
+    /// `accounting`; written to spent.csv so a replay charges them too).
+    pub spent: Vec<evaluate::Spent>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
     #[error("{source}")]
     Solve { source: SolveError },
+    /// Progress that contradicts the scenario (re-planning).
+    #[error("{diagnostics}")]
+    Input {
+        diagnostics: crate::diag::Diagnostics,
+    },
+}
+
+/// Re-plans the rest of a paused rollout: the one pipeline behind `otaplan plan
+/// --progress` and `POST /v1/plans/{id}/replan`. Progress is checked against the
+/// scenario (bad rows are [`PlanError::Input`]), spent and in-flight bytes are charged,
+/// finished waves keep the gates of what happened, and the rest is planned.
+pub fn replan(
+    s: &Scenario,
+    coverage: &CoverageModel,
+    r: Replan,
+    opts: &PlanOptions,
+    progress: &dyn Fn(&str),
+) -> Result<Plan, PlanError> {
+    let opts = PlanOptions {
+        replan: Some(r),
+        ..opts.clone()
+    };
+    plan(s, coverage, &opts, progress)
 }
 
 /// The accounting grid for a scenario.
@@ -259,10 +280,7 @@ pub fn download_of(s: &Scenario, r: &PlanRow) -> Download {
     Download {
         pool: d.pool,
         region: d.region,
-        zone_price: d
-            .zone
-            .as_ref()
-            .and_then(|z| s.pool(d.pool).zone_rates.get(z).map(|p| p.0)),
+        zone_price: evaluate::zone_price(s, d),
         expected_bytes: r.expected_bytes,
         window_start: r.window_start,
         window_end: r.window_end,
@@ -276,9 +294,17 @@ pub fn download_of(s: &Scenario, r: &PlanRow) -> Download {
 /// the hard limits leave room for), the next starts at that end plus the soak (or its
 /// pinned start), and the last runs to the deadline. With the spans fixed, the waves
 /// need no lateness weight of their own and are solved together.
+///
+/// Re-planning, a wave's devices that did update set a gate of their own
+/// ([`replan::Happened`]): a finished wave keeps it, a partly done one gates the next at
+/// the later of it and its planned end, and a wave left only with failed devices to retry
+/// does not hold the later waves unless its stop rules say it failed.
 struct WaveSpans {
     parts: Vec<Prepared>,
     reports: Vec<WaveReport>,
+    /// Per wave: its gate counts only the devices that did update (retries of a wave
+    /// that passed its stop rules).
+    gate_from_happened: Vec<bool>,
 }
 
 /// What [`wave_spans`] reads besides the scenario.
@@ -290,8 +316,12 @@ struct SpanInputs<'a> {
     grid: Grid,
     wave_of: &'a [Option<usize>],
     state: &'a [DeviceState],
-    replan: Option<&'a Replan>,
+    happened: Option<&'a replan::Happened>,
     inputs: &'a model::ModelInputs,
+}
+
+fn soak(hours: f64) -> chrono::Duration {
+    chrono::Duration::milliseconds((hours * 3_600_000.0).round() as i64)
 }
 
 fn wave_spans(s: &Scenario, w: &SpanInputs<'_>, progress: &dyn Fn(&str)) -> WaveSpans {
@@ -300,13 +330,16 @@ fn wave_spans(s: &Scenario, w: &SpanInputs<'_>, progress: &dyn Fn(&str)) -> Wave
         grid,
         wave_of,
         state,
-        replan,
+        happened,
         inputs,
     } = *w;
-    let now = replan.map_or(s.start, |r| r.now.max(s.start));
+    let now = happened.map_or(s.start, |h| h.now.max(s.start));
     let mut earliest = s.start;
-    let mut parts = Vec::new();
-    let mut reports = Vec::new();
+    let mut out = WaveSpans {
+        parts: Vec::new(),
+        reports: Vec::new(),
+        gate_from_happened: Vec::new(),
+    };
     let mut first_prepare = true;
     let n_waves = s.waves.len();
     for (wi, wave) in s.waves.iter().enumerate() {
@@ -314,11 +347,10 @@ fn wave_spans(s: &Scenario, w: &SpanInputs<'_>, progress: &dyn Fn(&str)) -> Wave
             .pinned_start
             .map_or(earliest, |p| p.max(earliest))
             .max(now);
+        let of_wave =
+            |i: usize, st: &[DeviceState]| wave_of[i] == Some(wi) && st.contains(&state[i]);
         let members: Vec<bool> = (0..s.devices.len())
-            .map(|i| {
-                wave_of[i] == Some(wi)
-                    && matches!(state[i], DeviceState::Pending | DeviceState::Failed)
-            })
+            .map(|i| of_wave(i, &[DeviceState::Pending, DeviceState::Failed]))
             .collect();
         let report = |latest_end: Instant| WaveReport {
             name: wave.name.clone(),
@@ -331,20 +363,23 @@ fn wave_spans(s: &Scenario, w: &SpanInputs<'_>, progress: &dyn Fn(&str)) -> Wave
             latest_end,
             stop_rules: s.stop_rules.clone(),
         };
-        // A wave whose devices are all done (or downloading) is finished: it keeps the
-        // gate of the original plan.
-        if let Some(r) = replan {
-            let had = wave_of.contains(&Some(wi));
-            if had && !members.contains(&true) {
-                let mut rep = report(from);
-                rep.gate = r.original_gates.get(wi).copied().flatten();
-                if let Some(g) = rep.gate {
-                    earliest = earliest.max(g);
-                }
-                reports.push(rep);
-                continue;
+        let happened_gate = happened.and_then(|h| h.gate[wi]);
+        // A wave whose devices are all done (or downloading) is finished: its gate is
+        // what happened.
+        if happened.is_some() && wave_of.contains(&Some(wi)) && !members.contains(&true) {
+            let mut rep = report(from);
+            rep.gate = happened_gate;
+            if let Some(g) = rep.gate {
+                earliest = earliest.max(g);
             }
+            out.reports.push(rep);
+            out.gate_from_happened.push(true);
+            continue;
         }
+        // Only failed devices left to retry, in a wave that passed its stop rules: the
+        // retries run to the deadline without holding the later waves.
+        let retries_only = happened.is_some_and(|h| h.updated[wi] > 0 && !h.failed[wi])
+            && !(0..s.devices.len()).any(|i| of_wave(i, &[DeviceState::Pending]));
         progress(&format!("wave {}: preparing cohorts", wave.name));
         let assignment = Assignment {
             wave: wi,
@@ -355,24 +390,30 @@ fn wave_spans(s: &Scenario, w: &SpanInputs<'_>, progress: &dyn Fn(&str)) -> Wave
         first_prepare = false;
         let last = wi + 1 == n_waves;
         let mut end = s.deadline;
-        if !last {
-            if let Some(e) = spans::earliest_finish(s, &prepared, inputs) {
-                end = e;
-                for c in &mut prepared.cohorts {
-                    c.placements.retain(|pl| pl.end <= e);
-                }
+        if retries_only {
+            if let Some(g) = happened_gate {
+                earliest = earliest.max(g);
             }
-            earliest =
-                earliest.max(
-                    end + chrono::Duration::milliseconds(
-                        (wave.soak_hours * 3_600_000.0).round() as i64
-                    ),
-                );
+        } else if !last {
+            let next = match (spans::earliest_finish(s, &prepared, inputs), happened_gate) {
+                (Some(e), g) => {
+                    end = e;
+                    for c in &mut prepared.cohorts {
+                        c.placements.retain(|pl| pl.end <= e);
+                    }
+                    (e + soak(wave.soak_hours)).max(g.unwrap_or(e))
+                }
+                // None of the rest can be placed: the devices that did update gate.
+                (None, Some(g)) => g,
+                (None, None) => s.deadline + soak(wave.soak_hours),
+            };
+            earliest = earliest.max(next);
         }
-        reports.push(report(end));
-        parts.push(prepared);
+        out.reports.push(report(end));
+        out.gate_from_happened.push(retries_only);
+        out.parts.push(prepared);
     }
-    WaveSpans { parts, reports }
+    out
 }
 
 /// Plans the scenario. `progress` is told each step's name as it starts.
@@ -389,52 +430,41 @@ pub fn plan(
     progress("resolving coverage profiles");
     let profiles = prepare::resolve_profiles(s, coverage);
     let mut unscheduled: Vec<UnscheduledRow> = Vec::new();
-    // Re-planning: who is still to plan, and the bytes already spent.
-    let mut state = vec![DeviceState::Pending; s.devices.len()];
-    let mut spent: Vec<evaluate::Spent> = Vec::new();
-    if let Some(r) = &opts.replan {
-        for p in &r.progress {
-            state[p.device.0 as usize] = p.state;
-            if p.bytes_used > 0 {
-                let d = &s.devices[p.device.0 as usize];
-                spent.push(evaluate::Spent {
-                    pool: d.pool,
-                    zone_price: d
-                        .zone
-                        .as_ref()
-                        .and_then(|z| s.pool(d.pool).zone_rates.get(z).map(|x| x.0)),
-                    at: p.at.unwrap_or(r.now - chrono::Duration::seconds(1)),
-                    mb: p.bytes_used as f64 / 1e6,
-                });
-            }
-            let reason = match p.state {
-                DeviceState::Done => Some(format!(
-                    "done before {} (progress.csv row {})",
-                    crate::units::rfc3339_utc(r.now),
-                    p.row
-                )),
-                DeviceState::InProgress => Some(format!(
-                    "downloading at {} (progress.csv row {}); not planned again",
-                    crate::units::rfc3339_utc(r.now),
-                    p.row
-                )),
-                _ => None,
-            };
-            if let Some(reason) = reason
-                && s.devices[p.device.0 as usize].current_version != s.release
-            {
-                unscheduled.push(UnscheduledRow {
-                    device: p.device,
-                    reason,
-                });
-            }
-        }
+    // Re-planning: who is still to plan, the bytes already spent or in flight, and the
+    // gates of what happened.
+    let happened = match &opts.replan {
+        Some(r) => Some(replan::resolve(
+            s,
+            coverage,
+            &profiles,
+            &wave_of,
+            r,
+            &opts.solve,
+        )?),
+        None => None,
+    };
+    let mut wave_notes = wave_notes;
+    let state = happened.as_ref().map_or_else(
+        || vec![DeviceState::Pending; s.devices.len()],
+        |h| h.state.clone(),
+    );
+    let spent = happened.as_ref().map_or_else(Vec::new, |h| h.spent.clone());
+    if let (Some(r), Some(h)) = (&opts.replan, &happened) {
+        wave_notes.extend(h.notes.iter().cloned());
+        unscheduled.extend(replanned_rows(s, r));
     }
     let inputs = model::ModelInputs {
         already_used_mb: spent
             .iter()
             .filter(|sp| sp.zone_price.is_none())
-            .map(|sp| (sp.pool.0 as usize, sp.at, sp.mb))
+            .map(|sp| (sp.pool.0 as usize, sp.at, sp.mb()))
+            .collect(),
+        fixed_load_mb: spent
+            .iter()
+            .filter_map(|sp| {
+                sp.load_until
+                    .map(|u| (sp.region.0 as usize, sp.at, u, sp.mb()))
+            })
             .collect(),
     };
     let t0 = Clock::now();
@@ -445,12 +475,13 @@ pub fn plan(
             grid,
             wave_of: &wave_of,
             state: &state,
-            replan: opts.replan.as_ref(),
+            happened: happened.as_ref(),
             inputs: &inputs,
         },
         progress,
     );
     let mut wave_reports = spans.reports;
+    let gate_from_happened = spans.gate_from_happened;
     let prepared = Prepared::concat(spans.parts, grid);
     let up_to_date = if prepared.up_to_date == 0 && prepared.cohorts.is_empty() {
         // Every wave was finished (re-planning): still report devices on the release.
@@ -561,15 +592,16 @@ pub fn plan(
     }
     for (wi, rep) in wave_reports.iter_mut().enumerate() {
         let of_wave = || rows.iter().filter(|r| r.wave == wi);
-        if rep.gate.is_some() && of_wave().next().is_none() {
-            continue; // a finished wave keeps its gate
-        }
         rep.devices = of_wave().count();
         rep.start = of_wave().map(|r| r.window_start).min();
         rep.end = of_wave().map(|r| r.window_end).max();
-        rep.gate = rep.end.map(|e| {
-            e + chrono::Duration::milliseconds((rep.soak_hours * 3_600_000.0).round() as i64)
-        });
+        let happened_gate = happened.as_ref().and_then(|h| h.gate[wi]);
+        let planned_gate = rep.end.map(|e| e + soak(rep.soak_hours));
+        rep.gate = if gate_from_happened[wi] {
+            happened_gate.or(planned_gate)
+        } else {
+            planned_gate.max(happened_gate)
+        };
     }
     rows.sort_unstable_by_key(|r| rank[r.device.0 as usize]);
     unscheduled.sort_unstable_by_key(|u| rank[u.device.0 as usize]);
@@ -584,10 +616,7 @@ pub fn plan(
     let penalty = m.unplaced_penalty * unplaced_lp;
     let total = accounting.cost.total;
     let lp = LpReport {
-        status: match solved.status {
-            Status::Optimal => "optimal".into(),
-            Status::TimeLimit => "time_limit".into(),
-        },
+        status: solved.status,
         objective: solved.objective - penalty,
         unplaced_penalty: penalty,
         lower_bound,
@@ -603,7 +632,7 @@ pub fn plan(
         constraints: m.lp.rows.len(),
         nonzeros: m.lp.nonzeros(),
         cohorts: prepared.cohorts.len(),
-        algorithm: solved.algorithm.into(),
+        algorithm: solved.algorithm,
         rounds: solved.rounds,
         build_seconds,
         solve_seconds: solved.solve_seconds,
@@ -619,11 +648,18 @@ pub fn plan(
     } else {
         Vec::new()
     };
-    let baselines = if opts.skip_baselines || opts.replan.is_some() {
-        Vec::new()
+    let (baselines, comparison) = if opts.skip_baselines || opts.replan.is_some() {
+        (Vec::new(), None)
     } else {
         progress("pricing the baselines");
-        baselines::baselines(s, &profiles, &wave_of, &rank, accounting.cost.total)
+        let cmp = baselines::Comparison::new(
+            &accounting.cost,
+            unscheduled.len().saturating_sub(up_to_date),
+            baselines::spend_per_device(s, max_placement_mb(&prepared)),
+            m.unplaced_penalty,
+        );
+        let b = baselines::baselines(s, &profiles, &wave_of, &rank, &cmp);
+        (b, Some(cmp))
     };
     Ok(Plan {
         rows,
@@ -635,7 +671,47 @@ pub fn plan(
         models,
         wave_notes,
         baselines,
+        comparison,
+        spent,
     })
+}
+
+/// The largest expected MB of any candidate placement.
+fn max_placement_mb(p: &Prepared) -> f64 {
+    p.cohorts
+        .iter()
+        .flat_map(|c| c.placements.iter().map(|pl| pl.expected_bytes / 1e6))
+        .fold(0.0, f64::max)
+}
+
+/// The unscheduled rows of devices a re-plan leaves alone: done, or downloading at `now`
+/// (devices already on the release are reported as such instead).
+fn replanned_rows(s: &Scenario, r: &Replan) -> Vec<UnscheduledRow> {
+    r.progress
+        .iter()
+        .filter(|p| s.devices[p.device.0 as usize].current_version != s.release)
+        .filter_map(|p| {
+            let reason = match p.state {
+                DeviceState::Done => format!(
+                    "done before {} ({} row {})",
+                    crate::units::rfc3339_utc(r.now),
+                    r.progress_file,
+                    p.row
+                ),
+                DeviceState::InProgress => format!(
+                    "downloading at {} ({} row {}); not planned again",
+                    crate::units::rfc3339_utc(r.now),
+                    r.progress_file,
+                    p.row
+                ),
+                _ => return None,
+            };
+            Some(UnscheduledRow {
+                device: p.device,
+                reason,
+            })
+        })
+        .collect()
 }
 
 /// Each device's position when devices are sorted by id (outputs are in id order).

@@ -57,13 +57,19 @@ pub struct PlanModel {
     pub load_row: Vec<usize>,
     /// Cost of leaving one device unscheduled (dominates any placement).
     pub unplaced_penalty: f64,
+    /// Per region × load-grid slot: MB of downloads in flight (re-planning) there.
+    pub fixed_load: Vec<f64>,
 }
 
 /// Everything the model needs besides the scenario and the prepared cohorts.
 #[derive(Debug, Clone, Default)]
 pub struct ModelInputs {
-    /// Update MB already billed per (pool, instant): bytes spent before a re-plan.
+    /// Update MB already billed per (pool, instant): bytes spent before a re-plan (and
+    /// the rest of downloads in flight at its `now`).
     pub already_used_mb: Vec<(usize, Instant, f64)>,
+    /// Regional load no placement can move: (region, from, until, MB) of each download
+    /// in flight at a re-plan's `now`, spread evenly over `[from, until)`.
+    pub fixed_load_mb: Vec<(usize, Instant, Instant, f64)>,
 }
 
 impl PlanModel {
@@ -158,7 +164,13 @@ pub fn build(s: &Scenario, p: &Prepared, inputs: &ModelInputs) -> PlanModel {
         cycles_of_pool: vec![Vec::new(); s.pools.len()],
         load_row: vec![NO_ROW; s.regions.len() * p.grid.n],
         unplaced_penalty: unplaced_penalty(s, p),
+        fixed_load: vec![0.0; s.regions.len() * p.grid.n],
     };
+    for &(r, from, until, mb) in &inputs.fixed_load_mb {
+        for (t, share) in p.grid.spread(from, until) {
+            m.fixed_load[r * p.grid.n + t] += mb * share;
+        }
+    }
     every_device_is_placed_or_reported(&mut m, p);
     pool_cycles(&mut m, s, inputs);
     let most = candidate_update_mb(&m, p);
@@ -170,16 +182,7 @@ pub fn build(s: &Scenario, p: &Prepared, inputs: &ModelInputs) -> PlanModel {
 
 /// Leaving a device unscheduled must cost more than any way of placing it.
 fn unplaced_penalty(s: &Scenario, p: &Prepared) -> f64 {
-    let max_price = s
-        .pools
-        .iter()
-        .flat_map(|pl| {
-            pl.tiers
-                .iter()
-                .map(|t| t.price.0)
-                .chain(pl.zone_rates.values().map(|z| z.0))
-        })
-        .fold(0.0, f64::max);
+    let max_price = s.max_price_per_mb();
     let max_mb = p
         .cohorts
         .iter()
@@ -377,9 +380,10 @@ fn tiers_fill_in_order(
 }
 
 /// Update MB a region carries in a load slot above its comfortable capacity (scaled to
-/// the slot) is congestion, priced per GB; the hard capacity is never exceeded. A
-/// device's expected bytes are spread evenly over its window. Rows exist only where the
-/// candidates could ever exceed a capacity.
+/// the slot) is congestion, priced per GB; the hard capacity is never exceeded by what
+/// the plan adds. A device's expected bytes are spread evenly over its window; downloads
+/// in flight (re-planning) are a fixed load. Rows exist only where the candidates could
+/// ever exceed a capacity.
 fn regional_load_above_capacity_is_congestion(m: &mut PlanModel, s: &Scenario, p: &Prepared) {
     // Most MB each (region, slot) could carry: per cohort, its largest share there.
     let mut most: HashMap<(usize, usize), f64> = HashMap::new();
@@ -403,14 +407,17 @@ fn regional_load_above_capacity_is_congestion(m: &mut PlanModel, s: &Scenario, p
     keys.sort_unstable_by_key(|(k, _)| *k);
     for ((r, t), max_load) in keys {
         let region = &s.regions[r];
+        let fixed = m.fixed_load[r * p.grid.n + t];
         let cap = region.capacity_mb_per_hour * p.grid.slot_hours();
+        // A fixed load above the hard capacity is a fact: nothing more may be added.
         let hard = region
             .hard_capacity_mb_per_hour
-            .map(|h| h * p.grid.slot_hours());
+            .map(|h| (h * p.grid.slot_hours()).max(fixed));
+        let max_load = max_load + fixed;
         if max_load <= cap && hard.is_none_or(|h| max_load <= h) {
             continue; // can never be congested
         }
-        let row_ub = hard.map_or(cap, |h| h.min(cap));
+        let row_ub = hard.map_or(cap, |h| h.min(cap)) - fixed;
         let excess_ub = hard.map_or(f64::INFINITY, |h| (h - cap).max(0.0));
         let ex = m.lp.col(format!("ex_r{r}_s{t}"), price, 0.0, excess_ub);
         let row = m.lp.row(

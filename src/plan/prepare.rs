@@ -304,39 +304,67 @@ pub fn prepare(
     assignment: &Assignment,
     report_up_to_date: bool,
 ) -> Prepared {
+    let mut g = group(scenario, profiles, assignment, report_up_to_date);
+    let groups = keyed(assignment.wave, g.compact, &g.payloads);
+    Prepared {
+        grid,
+        cohorts: cohorts_of(scenario, profiles, assignment, groups),
+        unscheduled: std::mem::take(&mut g.unscheduled),
+        up_to_date: g.up_to_date,
+    }
+}
+
+/// Compact, allocation-free cohort keys (pool, zone, region, time zone, payload index,
+/// coverage group); full keys are made once per cohort by [`keyed`].
+type Compact<'a> = (
+    PoolId,
+    Option<&'a str>,
+    RegionId,
+    Tz,
+    usize,
+    (KeyLevel, Radio, Option<(i32, i32, i32)>),
+);
+
+/// The wave's devices grouped by compact key, the payloads they take, and the devices
+/// left out on the way (already on the release, no artifact path).
+struct Grouped<'a> {
+    compact: HashMap<Compact<'a>, Vec<DeviceIdx>>,
+    payloads: Vec<Payload>,
+    unscheduled: Vec<Unscheduled>,
+    up_to_date: usize,
+}
+
+fn group<'a>(
+    scenario: &'a Scenario,
+    profiles: &[(Arc<Profile>, KeyLevel)],
+    assignment: &Assignment,
+    report_up_to_date: bool,
+) -> Grouped<'a> {
     let graph = VersionGraph::new(&scenario.artifacts, &scenario.release);
-    let mut unscheduled = Vec::new();
-    let mut up_to_date = 0;
+    let mut out = Grouped {
+        compact: HashMap::new(),
+        payloads: Vec::new(),
+        unscheduled: Vec::new(),
+        up_to_date: 0,
+    };
     // Window hours per region (override or default).
     let region_hours: Vec<Vec<usize>> = scenario
         .regions
         .iter()
         .map(|r| window_hours(r.windows.as_ref().unwrap_or(&scenario.default_windows)))
         .collect();
-
     // Payload choice is shared by devices with the same version and coverage bucket.
     type CoverageBucket = (KeyLevel, Radio, u32, Option<(i32, i32, i32)>);
     let mut payload_ix: HashMap<(&str, CoverageBucket), Option<usize>> = HashMap::new();
-    let mut payloads: Vec<Payload> = Vec::new();
-    // Compact, allocation-free cohort keys first; full keys once per cohort.
-    type Compact<'a> = (
-        PoolId,
-        Option<&'a str>,
-        RegionId,
-        Tz,
-        usize,
-        (KeyLevel, Radio, Option<(i32, i32, i32)>),
-    );
-    let mut compact: HashMap<Compact<'_>, Vec<DeviceIdx>> = HashMap::new();
-
     for (i, d) in scenario.devices.iter().enumerate() {
         let idx = DeviceIdx(i as u32);
         if d.current_version == scenario.release {
             if report_up_to_date {
-                up_to_date += 1;
-                unscheduled.push(Unscheduled {
+                out.up_to_date += 1;
+                let reason = format!("already on {}", scenario.release);
+                out.unscheduled.push(Unscheduled {
                     device: idx,
-                    reason: format!("already on {}", scenario.release),
+                    reason,
                 });
             }
             continue;
@@ -348,44 +376,50 @@ pub fn prepare(
         let hours = &region_hours[d.region.0 as usize];
         let q = (level == KeyLevel::Device).then(|| quantise(profile, hours));
         let bucket = (level, d.radio, d.region.0, q);
+        let payloads = &mut out.payloads;
         let pi = *payload_ix
             .entry((d.current_version.as_str(), bucket))
             .or_insert_with(|| {
                 let p = choose_payload(scenario, &graph, &d.current_version, profile, hours)?;
-                match payloads.iter().position(|x| *x == p) {
-                    Some(k) => Some(k),
-                    None => {
-                        payloads.push(p);
-                        Some(payloads.len() - 1)
-                    }
-                }
+                Some(payloads.iter().position(|x| *x == p).unwrap_or_else(|| {
+                    payloads.push(p);
+                    payloads.len() - 1
+                }))
             });
         let Some(pi) = pi else {
-            unscheduled.push(Unscheduled {
+            let reason = format!(
+                "no artifact leads from {} to {}",
+                d.current_version, scenario.release
+            );
+            out.unscheduled.push(Unscheduled {
                 device: idx,
-                reason: format!(
-                    "no artifact leads from {} to {}",
-                    d.current_version, scenario.release
-                ),
+                reason,
             });
             continue;
         };
-        compact
-            .entry((
-                d.pool,
-                d.zone.as_deref(),
-                d.region,
-                d.tz,
-                pi,
-                (level, d.radio, q),
-            ))
-            .or_default()
-            .push(idx);
+        let key = (
+            d.pool,
+            d.zone.as_deref(),
+            d.region,
+            d.tz,
+            pi,
+            (level, d.radio, q),
+        );
+        out.compact.entry(key).or_default().push(idx);
     }
-    let mut groups: BTreeMap<CohortKey, (Vec<DeviceIdx>, Payload)> = BTreeMap::new();
+    out
+}
+
+/// Full cohort keys, in key order, with each cohort's devices and payload.
+fn keyed(
+    wave: usize,
+    compact: HashMap<Compact<'_>, Vec<DeviceIdx>>,
+    payloads: &[Payload],
+) -> BTreeMap<CohortKey, (Vec<DeviceIdx>, Payload)> {
+    let mut groups = BTreeMap::new();
     for ((pool, zone, region, tz, pi, coverage), devices) in compact {
         let key = CohortKey {
-            wave: assignment.wave,
+            wave,
             pool,
             zone: zone.map(String::from),
             region,
@@ -395,8 +429,18 @@ pub fn prepare(
         };
         groups.insert(key, (devices, payloads[pi].clone()));
     }
+    groups
+}
 
-    // Window occurrences per (time zone, region windows), computed once.
+/// Each group as a cohort: its profile, zone price and every placement its windows
+/// allow (or why none exists). Window occurrences are computed once per (time zone,
+/// region windows).
+fn cohorts_of(
+    scenario: &Scenario,
+    profiles: &[(Arc<Profile>, KeyLevel)],
+    assignment: &Assignment,
+    groups: BTreeMap<CohortKey, (Vec<DeviceIdx>, Payload)>,
+) -> Vec<Cohort> {
     let step = step_minutes(scenario.slot_minutes);
     let mut calendars: HashMap<(Tz, u32), Arc<Vec<Occurrence>>> = HashMap::new();
     let mut cohorts = Vec::with_capacity(groups.len());
@@ -406,12 +450,8 @@ pub fn prepare(
         let calendar = calendars
             .entry((tz, key.region.0))
             .or_insert_with(|| {
-                Arc::new(calendar(
-                    scenario.windows_for(first),
-                    tz,
-                    assignment.span,
-                    step,
-                ))
+                let windows = scenario.windows_for(first);
+                Arc::new(calendar(windows, tz, assignment.span, step))
             })
             .clone();
         let profile = cohort_profile(&devices, profiles);
@@ -421,15 +461,8 @@ pub fn prepare(
             .and_then(|z| scenario.pool(first.pool).zone_rates.get(z).copied());
         let placements = placements(scenario, &calendar, step, &profile, &payload);
         let no_placement = placements.is_empty().then(|| {
-            explain(
-                scenario,
-                first,
-                &calendar,
-                step,
-                assignment.span,
-                &profile,
-                &payload,
-            )
+            let span = assignment.span;
+            explain(scenario, first, &calendar, step, span, &profile, &payload)
         });
         cohorts.push(Cohort {
             key,
@@ -442,12 +475,7 @@ pub fn prepare(
             no_placement,
         });
     }
-    Prepared {
-        grid,
-        cohorts,
-        unscheduled,
-        up_to_date,
-    }
+    cohorts
 }
 
 fn cohort_profile(devices: &[DeviceIdx], profiles: &[(Arc<Profile>, KeyLevel)]) -> Profile {

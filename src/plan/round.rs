@@ -90,7 +90,8 @@ impl<'a> Room<'a> {
             m,
             p,
             cycle: vec![0.0; m.pool_cycles.len()],
-            load: vec![0.0; s.regions.len() * p.grid.n],
+            // Downloads in flight (re-planning) already load their slots.
+            load: m.fixed_load.clone(),
             hard_slot: s
                 .regions
                 .iter()

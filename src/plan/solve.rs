@@ -16,6 +16,35 @@ pub enum Status {
     TimeLimit,
 }
 
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Status::Optimal => "optimal",
+            Status::TimeLimit => "time_limit",
+        })
+    }
+}
+
+/// How a model was solved, as `summary.json` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Algorithm {
+    #[serde(rename = "simplex")]
+    Simplex,
+    #[serde(rename = "ipm")]
+    Ipm,
+    #[serde(rename = "branch-and-bound")]
+    BranchAndBound,
+    /// Column generation whose master LP is the model's optimum.
+    #[serde(rename = "column-generation")]
+    ColumnGeneration,
+    /// Column generation whose LP point was already integral in the tier binaries.
+    #[serde(rename = "column-generation (integral)")]
+    ColumnGenerationIntegral,
+    /// Column generation, then branch-and-bound over the columns the LP uses.
+    #[serde(rename = "column-generation+branch-and-bound")]
+    PriceAndBranch,
+}
+
 #[derive(Debug, Clone)]
 pub struct Solved {
     pub status: Status,
@@ -25,7 +54,7 @@ pub struct Solved {
     pub lower_bound: f64,
     pub solve_seconds: f64,
     /// The HiGHS algorithm used.
-    pub algorithm: &'static str,
+    pub algorithm: Algorithm,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -134,12 +163,12 @@ pub fn solve(lp: &Lp, opts: &SolveOptions) -> Result<Solved, SolveError> {
     model.set_option("threads", opts.threads.max(1) as i32);
     let algorithm = if !lp.is_mip() && lp.cols.len() > IPM_ABOVE_COLUMNS {
         model.set_option("solver", "ipm");
-        "ipm"
+        Algorithm::Ipm
     } else if lp.is_mip() {
         model.set_option("mip_rel_gap", 1e-6);
-        "branch-and-bound"
+        Algorithm::BranchAndBound
     } else {
-        "simplex"
+        Algorithm::Simplex
     };
     if let Some(t) = opts.time_limit_seconds {
         model.set_option("time_limit", t);

@@ -3,7 +3,7 @@
 
 use super::ReportError;
 use super::figures::{DayUse, Invoice, horizon_days, hours_between};
-use super::view::{Pool, SummaryView};
+use super::view::{Cycle, Pool, SummaryView};
 use crate::diag::thousands;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
@@ -56,13 +56,21 @@ fn chart_err<E: std::fmt::Display>(chart: &str) -> impl Fn(E) -> ReportError + '
     }
 }
 
-/// An axis number: grouped thousands, decimals only below 10.
+/// An axis number: grouped thousands; below 10 the decimals small ticks need (0.005 on
+/// a chart of a few cents), without trailing zeros.
 fn axis(v: &f64) -> String {
     if v.abs() >= 10.0 || *v == 0.0 {
         let s = thousands(v.abs().round() as usize);
         if *v < 0.0 { format!("−{s}") } else { s }
     } else {
-        format!("{v:.1}")
+        let digits = if v.abs() < 1.0 { 3 } else { 2 };
+        let s = format!("{:.*}", digits, v.abs());
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        if *v < 0.0 {
+            format!("−{s}")
+        } else {
+            s.to_string()
+        }
     }
 }
 
@@ -162,6 +170,80 @@ impl CycleFrame {
     }
 }
 
+/// The colours and labels of a pool cycle's usage segments, in [`usage_segments`]' order.
+const USAGE_KEYS: [(RGBColor, &str); 5] = [
+    (BASE, "baseline use within the allowance"),
+    (BASE_OVER, "baseline use above the allowance (overage)"),
+    (UPDATE, "update within the allowance"),
+    (UPDATE_OVER, "update above the allowance (overage)"),
+    (HEADROOM, "headroom left"),
+];
+
+/// A cycle's usage split at the allowance, from the axis' bottom `from` up: baseline
+/// within and above the allowance, update within and above it, headroom left (each
+/// `(lo, hi)`, empty when `hi <= lo`).
+fn usage_segments(c: &Cycle, from: f64) -> [(f64, f64); 5] {
+    let base = c.baseline_mb + c.already_mb;
+    let total = c.usage_mb();
+    let allow = c.allowance_mb;
+    [
+        (from, base.min(allow)),
+        (allow, base),
+        (base, total.min(allow)),
+        (base.max(allow), total),
+        (total, allow),
+    ]
+    .map(|(lo, hi)| (lo.max(from), hi))
+}
+
+/// A 1100-wide chart with one horizontal bar slot per name (first name on top), `row_px`
+/// pixels each, the value axis along the bottom.
+struct HBarFrame<'a> {
+    caption: &'a str,
+    /// Names bottom to top (the axis' order).
+    names: Vec<String>,
+    x: std::ops::Range<f64>,
+    x_desc: &'a str,
+    row_px: u32,
+}
+
+impl HBarFrame<'_> {
+    /// The frame as SVG, with what `series` draws on it (slot `i` from the top spans
+    /// `[n − 1 − i, n − i)` on the y axis).
+    fn draw(
+        &self,
+        series: impl FnOnce(&mut CycleChart<'_, '_>) -> Drawn,
+    ) -> Result<String, ReportError> {
+        let err = chart_err(self.caption);
+        let n = self.names.len().max(1);
+        let mut svg = String::new();
+        {
+            let h = 70 + self.row_px * n as u32;
+            let root = SVGBackend::with_string(&mut svg, (1100, h)).into_drawing_area();
+            root.fill(&WHITE).map_err(&err)?;
+            let mut chart = ChartBuilder::on(&root)
+                .caption(self.caption, (FONT, 16))
+                .margin(10)
+                .x_label_area_size(30)
+                .y_label_area_size(150)
+                .build_cartesian_2d(self.x.clone(), 0f64..n as f64)
+                .map_err(&err)?;
+            chart
+                .configure_mesh()
+                .disable_y_mesh()
+                .y_labels(2 * n + 1)
+                .y_label_formatter(&|y| centre_label(&self.names, *y))
+                .x_label_formatter(&axis)
+                .x_desc(self.x_desc)
+                .draw()
+                .map_err(&err)?;
+            series(&mut chart).map_err(&err)?;
+            root.present().map_err(&err)?;
+        }
+        Ok(svg)
+    }
+}
+
 /// Usage per billing cycle of one pool against its allowance: baseline and update, each
 /// split at the allowance (the part above is overage), the headroom left, the cap.
 pub fn pool_usage(p: &Pool, invoices: &[&Invoice<'_>]) -> Result<Chart, ReportError> {
@@ -182,20 +264,12 @@ pub fn pool_usage(p: &Pool, invoices: &[&Invoice<'_>]) -> Result<Chart, ReportEr
         let mut rects = Vec::new();
         for (i, c) in p.cycles.iter().enumerate() {
             let (x0, x1) = (i as f64 + 0.2, i as f64 + 0.8);
-            let base = c.baseline_mb + c.already_mb;
-            let total = c.usage_mb();
-            let allow = c.allowance_mb;
-            let mut seg = |lo: f64, hi: f64, color: RGBColor| {
-                let lo = lo.max(from);
+            for (k, (lo, hi)) in usage_segments(c, from).into_iter().enumerate() {
                 if hi > lo {
+                    let color = USAGE_KEYS[k].0;
                     rects.push(Rectangle::new([(x0, lo), (x1, hi)], color.filled()));
                 }
-            };
-            seg(from, base.min(allow), BASE);
-            seg(allow, base, BASE_OVER);
-            seg(base, total.min(allow), UPDATE);
-            seg(base.max(allow), total, UPDATE_OVER);
-            seg(total, allow, HEADROOM);
+            }
         }
         chart.draw_series(rects)?;
         let line = |y: f64, i: usize, color: RGBColor| {
@@ -216,19 +290,18 @@ pub fn pool_usage(p: &Pool, invoices: &[&Invoice<'_>]) -> Result<Chart, ReportEr
         }
         Ok(())
     })?;
-    let mut keys = vec![
-        key(Swatch::Box(BASE), "baseline use within the allowance"),
-        key(Swatch::Box(UPDATE), "update within the allowance"),
-        key(
-            Swatch::Box(BASE_OVER),
-            "baseline use above the allowance (overage)",
-        ),
-        key(
-            Swatch::Box(UPDATE_OVER),
-            "update above the allowance (overage)",
-        ),
-        key(Swatch::Box(HEADROOM), "headroom left"),
-    ];
+    // Only the segments some cycle has are keyed.
+    let mut keys: Vec<Key> = USAGE_KEYS
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| {
+            p.cycles.iter().any(|c| {
+                let (lo, hi) = usage_segments(c, from)[*k];
+                hi > lo
+            })
+        })
+        .map(|(_, (color, label))| key(Swatch::Box(*color), *label))
+        .collect();
     let allowance = p.cycles.first().map_or(0.0, |c| c.allowance_mb);
     keys.push(key(
         Swatch::Line(BLACK),
@@ -460,7 +533,6 @@ pub fn hbar_chart(
     bar_keys: &[(RGBColor, &str)],
     marks: &[Mark<'_>],
 ) -> Result<Chart, ReportError> {
-    let err = chart_err(title);
     let n = bars.len().max(1);
     let xmax = bars
         .iter()
@@ -472,48 +544,30 @@ pub fn hbar_chart(
         )
         .fold(1e-9, f64::max)
         * 1.12;
-    let names: Vec<String> = bars.iter().rev().map(|b| b.0.clone()).collect();
-    let mut svg = String::new();
-    {
-        let h = 70 + 26 * n as u32;
-        let root = SVGBackend::with_string(&mut svg, (1100, h)).into_drawing_area();
-        root.fill(&WHITE).map_err(&err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, (FONT, 16))
-            .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(150)
-            .build_cartesian_2d(0f64..xmax, 0f64..n as f64)
-            .map_err(&err)?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(2 * n + 1)
-            .y_label_formatter(&|y| centre_label(&names, *y))
-            .x_label_formatter(&axis)
-            .x_desc(unit)
-            .draw()
-            .map_err(&err)?;
+    let frame = HBarFrame {
+        caption: title,
+        names: bars.iter().rev().map(|b| b.0.clone()).collect(),
+        x: 0f64..xmax,
+        x_desc: unit,
+        row_px: 26,
+    };
+    let svg = frame.draw(|chart| {
         let row = |i: usize| (n - 1 - i) as f64;
-        chart
-            .draw_series(bars.iter().enumerate().map(|(i, (_, v, color))| {
-                Rectangle::new([(0.0, row(i) + 0.2), (*v, row(i) + 0.8)], color.filled())
-            }))
-            .map_err(&err)?;
+        chart.draw_series(bars.iter().enumerate().map(|(i, (_, v, color))| {
+            Rectangle::new([(0.0, row(i) + 0.2), (*v, row(i) + 0.8)], color.filled())
+        }))?;
         for m in marks {
-            chart
-                .draw_series(m.values.iter().enumerate().filter_map(|(i, v)| {
-                    v.map(|v| {
-                        PathElement::new(
-                            vec![(v, row(i) + 0.05), (v, row(i) + 0.95)],
-                            m.color.stroke_width(3),
-                        )
-                    })
-                }))
-                .map_err(&err)?;
+            chart.draw_series(m.values.iter().enumerate().filter_map(|(i, v)| {
+                v.map(|v| {
+                    PathElement::new(
+                        vec![(v, row(i) + 0.05), (v, row(i) + 0.95)],
+                        m.color.stroke_width(3),
+                    )
+                })
+            }))?;
         }
-        root.present().map_err(&err)?;
-    }
+        Ok(())
+    })?;
     let mut keys: Vec<Key> = bar_keys
         .iter()
         .map(|(c, l)| key(Swatch::Box(*c), *l))
@@ -529,40 +583,26 @@ pub fn hbar_chart(
 
 /// The waves on a timeline: download span, then soak until the gate.
 pub fn wave_chart(s: &SummaryView) -> Result<Chart, ReportError> {
-    let err = chart_err("waves");
     let n = s.waves.len().max(1);
     let total = horizon_days(s).max(1.0 / 24.0);
-    let names: Vec<String> = s
-        .waves
-        .iter()
-        .rev()
-        .map(|w| format!("{} ({})", w.name, thousands(w.devices)))
-        .collect();
-    let mut svg = String::new();
-    {
-        let root =
-            SVGBackend::with_string(&mut svg, (1100, 70 + 34 * n as u32)).into_drawing_area();
-        root.fill(&WHITE).map_err(&err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption("Waves, days from the start", (FONT, 16))
-            .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(150)
-            .build_cartesian_2d(0f64..total, 0f64..n as f64)
-            .map_err(&err)?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(2 * n + 1)
-            .y_label_formatter(&|y| centre_label(&names, *y))
-            .x_desc("days")
-            .draw()
-            .map_err(&err)?;
-        let day = |t: &Option<String>| {
-            t.as_deref()
-                .and_then(|t| hours_between(&s.start, t))
-                .map(|h| h / 24.0)
-        };
+    let frame = HBarFrame {
+        caption: "Waves, days from the start",
+        names: s
+            .waves
+            .iter()
+            .rev()
+            .map(|w| format!("{} ({})", w.name, thousands(w.devices)))
+            .collect(),
+        x: 0f64..total,
+        x_desc: "days",
+        row_px: 34,
+    };
+    let day = |t: &Option<String>| {
+        t.as_deref()
+            .and_then(|t| hours_between(&s.start, t))
+            .map(|h| h / 24.0)
+    };
+    let svg = frame.draw(|chart| {
         let mut rects = Vec::new();
         for (i, w) in s.waves.iter().enumerate() {
             let y = (n - 1 - i) as f64;
@@ -579,9 +619,9 @@ pub fn wave_chart(s: &SummaryView) -> Result<Chart, ReportError> {
                 }
             }
         }
-        chart.draw_series(rects).map_err(&err)?;
-        root.present().map_err(&err)?;
-    }
+        chart.draw_series(rects)?;
+        Ok(())
+    })?;
     Ok(Chart {
         svg,
         keys: vec![

@@ -171,7 +171,7 @@ pub fn warnings(r: &ReportInput) -> Vec<String> {
             groups.len() - GROUPS_SHOWN
         ));
     }
-    if let Some(why) = &r.simulation_ignored {
+    if let Some(why) = &r.ignored_simulation {
         out.push(why.clone());
     }
     if s.business_as_usual.is_none() {
@@ -392,6 +392,7 @@ mod tests {
                 regions: vec![],
                 waves: vec![],
                 baselines: vec![],
+                baseline_comparison: None,
                 business_as_usual: Some(BusinessAsUsual {
                     cost: Cost {
                         overage: 4.0,
@@ -404,7 +405,7 @@ mod tests {
                 }),
             },
             simulation: None,
-            simulation_ignored: None,
+            ignored_simulation: None,
             devices: vec![
                 device("p", 5, "2027-03-10T01:00:00Z", ""),
                 device("p", 15, "2027-03-11T01:00:00Z", ""),

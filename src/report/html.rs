@@ -19,7 +19,7 @@ table.invoices{font-size:13px}table.invoices td:nth-child(2){text-align:left;whi
 .big{font-size:20px;font-weight:bold}.over{color:#c00;font-weight:bold}\
 .warnings{border:2px solid #c60;background:#fff4e5;padding:4px 16px;margin:12px 0}.warnings h2{border:none;margin-top:8px;color:#a40}\
 .charts{display:flex;flex-wrap:wrap;gap:8px 20px}figure{margin:4px 0}\
-.legend{font-size:12px;color:#333;max-width:540px}.wide .legend{max-width:1100px}\
+.legend{font-size:12px;color:#333;max-width:540px}.legend>span{white-space:nowrap;display:inline-block;margin-bottom:2px}.wide .legend{max-width:1100px}\
 .sw{display:inline-block;width:12px;height:12px;margin:0 4px 0 10px;vertical-align:middle}\
 .ln{display:inline-block;width:16px;height:0;border-top:3px solid;margin:0 4px 0 10px;vertical-align:middle}\
 .dot{display:inline-block;width:8px;height:8px;border-radius:4px;margin:0 4px 0 10px;vertical-align:middle}\
@@ -95,6 +95,11 @@ fn row(h: &mut String, label: &str, value: &str, detail: &str) {
     );
 }
 
+/// A label / value row.
+fn row2(h: &mut String, label: &str, value: &str) {
+    let _ = write!(h, "<tr><td>{}</td><td>{}</td></tr>", esc(label), value);
+}
+
 /// The cash block: what the release costs, the invoices it lands on, the comparison.
 fn cash_block(h: &mut String, r: &ReportInput, k: &Cash) {
     let s = &r.summary;
@@ -136,12 +141,11 @@ fn cash_block(h: &mut String, r: &ReportInput, k: &Cash) {
         );
     }
     for b in &s.baselines {
-        let saving = b.cost.cash() - s.cost.cash();
         row(
             h,
             &format!("Saving vs {} (spend against spend)", b.name),
-            &format!("{} {c}", money(saving)),
-            &format!("its spend {} {c}", money(b.cost.cash())),
+            &format!("{} {c}", money(b.saving_spend)),
+            &format!("its spend {} {c}", money(b.spend)),
         );
     }
     if let Some(sim) = &r.simulation {
@@ -169,23 +173,31 @@ fn shadow_block(h: &mut String, r: &ReportInput) {
         ("Risk of failed attempts", s.cost.risk),
         ("Lateness", s.cost.lateness),
     ] {
-        row(h, label, &format!("{} {c}", money(v)), "");
+        row2(h, label, &format!("{} {c}", money(v)));
     }
-    row(
+    row2(
         h,
         "Planner's objective (cash + weights)",
         &format!("{} {c}", money(s.cost.total)),
-        "",
     );
     if let Some(sim) = &r.simulation {
-        row(
+        row2(
             h,
             "Simulated objective P50 / P90",
             &format!("{} / {} {c}", money(sim.cost.p50), money(sim.cost.p90)),
-            "",
         );
     }
     h.push_str("</table><p class=\"note\">The scenario's [weights] price harm the planner avoids; they steer the plan and are never on an invoice.</p></div>");
+}
+
+/// MB for a table: whole MB grouped, but a charge on less than one MB shows its decimals
+/// (an overage of 0.012 MB is not "0").
+fn mb_text(v: f64) -> String {
+    if v > 0.0 && v < 0.5 {
+        format!("{v:.3}")
+    } else {
+        thousands(v.round() as usize)
+    }
 }
 
 fn invoice_rows(h: &mut String, invs: &[Invoice<'_>]) {
@@ -209,7 +221,7 @@ fn invoice_rows(h: &mut String, invs: &[Invoice<'_>]) {
             thousands(c.allowance_mb.round() as usize),
             thousands((c.baseline_mb + c.already_mb).round() as usize),
             thousands(c.update_mb.round() as usize),
-            thousands(c.overage_mb.round() as usize),
+            mb_text(c.overage_mb),
             money(c.overage_cost),
             money(c.zone_cost),
             money(i.total()),
@@ -260,9 +272,9 @@ fn baselines_section(h: &mut String, r: &ReportInput) -> Result<(), ReportError>
         return Ok(());
     }
     h.push_str("<h2>The plan against the usual ways to roll out</h2><div class=\"charts\">");
-    let mut bars = vec![("this plan".to_string(), s.cost.cash(), charts::UPDATE)];
+    let mut bars = vec![("this plan".to_string(), s.plan_spend(), charts::UPDATE)];
     for b in &s.baselines {
-        bars.push((b.name.clone(), b.cost.cash(), charts::BASE));
+        bars.push((b.name.clone(), b.spend, charts::BASE));
     }
     let bau = s.business_as_usual.as_ref().map(|b| b.cost.cash());
     let marks = [Mark {
@@ -280,27 +292,42 @@ fn baselines_section(h: &mut String, r: &ReportInput) -> Result<(), ReportError>
         )?,
         true,
     ));
-    h.push_str("</div><table><tr><th>rollout</th><th>overage</th><th>roaming</th><th>spend</th><th>congestion</th><th>risk</th><th>lateness</th><th>objective</th></tr>");
-    let mut line = |name: &str, k: &super::view::Cost| {
-        let _ = write!(
-            h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(name),
-            money(k.overage),
-            money(k.zone),
-            money(k.cash()),
-            money(k.congestion),
-            money(k.risk),
-            money(k.lateness),
-            money(k.total)
-        );
-    };
-    line("this plan", &s.cost);
-    for b in &s.baselines {
-        line(&b.name, &b.cost);
+    h.push_str("</div>");
+    h.push_str(&table_html(
+        &super::tables::baseline_table(r),
+        &["description"],
+    ));
+    h.push_str("<p class=\"note\">Spend is overage + roaming and total the planner's objective, each with the devices a rollout does not update priced as summary.json's baseline_comparison states; a saving is the baseline's minus the plan's (positive: the plan costs less).</p>");
+    Ok(())
+}
+
+/// A report table as HTML (the same cells as the CSV and the sheet), leaving out `skip`.
+fn table_html(t: &super::tables::Table, skip: &[&str]) -> String {
+    use super::tables::Cell;
+    let keep: Vec<usize> = (0..t.columns.len())
+        .filter(|&j| !skip.contains(&t.columns[j]))
+        .collect();
+    let mut h = String::from("<table><tr>");
+    for &j in &keep {
+        let _ = write!(h, "<th>{}</th>", esc(&t.columns[j].replace('_', " ")));
+    }
+    h.push_str("</tr>");
+    for row in &t.rows {
+        h.push_str("<tr>");
+        for &j in &keep {
+            let v = match &row[j] {
+                Cell::Money(v) => money(*v),
+                Cell::Mb(v) => thousands(v.round() as usize),
+                Cell::Int(n) => thousands(*n as usize),
+                Cell::Empty => "–".into(),
+                c => esc(&c.text()),
+            };
+            let _ = write!(h, "<td>{v}</td>");
+        }
+        h.push_str("</tr>");
     }
     h.push_str("</table>");
-    Ok(())
+    h
 }
 
 fn regions_section(h: &mut String, r: &ReportInput) -> Result<(), ReportError> {

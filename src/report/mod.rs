@@ -23,10 +23,10 @@ pub use figures::{
     Cash, DayUse, Invoice, cash, days, invoices, money, unscheduled_groups, warnings,
 };
 pub use html::html;
-pub use tables::{Cell, Table, day_table, device_table, invoice_table};
+pub use tables::{Cell, Table, baseline_table, day_table, device_table, invoice_table};
 pub use view::{
-    Baseline, BusinessAsUsual, CompletionView, Cost, Cycle, DeviceRow, LpView, Pool, Region,
-    SimCycle, SimPool, SimulationView, StatsView, SummaryView, Wave,
+    Baseline, BusinessAsUsual, ComparisonView, CompletionView, Cost, Cycle, DeviceRow, LpView,
+    Pool, Region, SimCycle, SimPool, SimulationView, StatsView, SummaryView, Wave,
 };
 pub use xlsx::{MAX_ROWS, xlsx};
 
@@ -45,7 +45,7 @@ pub struct ReportInput {
     pub simulation: Option<SimulationView>,
     /// Why a simulation.json beside the plan was not used (it replayed another plan):
     /// shown among the headline warnings.
-    pub simulation_ignored: Option<String>,
+    pub ignored_simulation: Option<String>,
     /// plan.csv.
     pub devices: Vec<DeviceRow>,
     /// The reason of every row of unscheduled.csv.

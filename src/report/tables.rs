@@ -171,3 +171,65 @@ pub fn device_table(r: &ReportInput, limit: usize) -> Table {
         .collect();
     Table { columns, rows }
 }
+
+/// The plan and each baseline (the Baselines sheet and the report's table): cost
+/// components, then spend and total with devices not updated priced as summary.json's
+/// `baseline_comparison` states, and the savings as summary.json writes them.
+pub fn baseline_table(r: &ReportInput) -> Table {
+    let s = &r.summary;
+    let row = |name: &str, desc: &str, k: &super::view::Cost, not_updated: usize, spend, total| {
+        vec![
+            Cell::Text(name.to_string()),
+            Cell::Text(desc.to_string()),
+            Cell::Int(not_updated as u64),
+            Cell::money(k.overage),
+            Cell::money(k.zone),
+            Cell::money(k.congestion),
+            Cell::money(k.risk),
+            Cell::money(k.lateness),
+            Cell::money(spend),
+            Cell::money(total),
+        ]
+    };
+    let mut plan = row(
+        "this plan",
+        "the plan in plan.csv",
+        &s.cost,
+        s.baseline_comparison
+            .as_ref()
+            .map_or(0, |c| c.devices_not_updated),
+        s.plan_spend(),
+        s.plan_total(),
+    );
+    plan.extend([Cell::Empty, Cell::Empty]);
+    let mut rows = vec![plan];
+    for b in &s.baselines {
+        let mut line = row(
+            &b.name,
+            &b.description,
+            &b.cost,
+            b.devices_not_updated,
+            b.spend,
+            b.total,
+        );
+        line.extend([Cell::money(b.saving_spend), Cell::money(b.saving_total)]);
+        rows.push(line);
+    }
+    Table {
+        columns: vec![
+            "rollout",
+            "description",
+            "devices_not_updated",
+            "overage",
+            "zone",
+            "congestion",
+            "risk",
+            "lateness",
+            "spend",
+            "total",
+            "saving_spend",
+            "saving_total",
+        ],
+        rows,
+    }
+}

@@ -2,7 +2,6 @@
 //! (read back through serde, so the CLI and `plan` take the same path) and a plan row.
 //! Keys added after a file was written are optional, so older plan folders still report.
 
-use crate::simulate::PlanIdentity;
 use crate::units::Instant;
 use serde::{Deserialize, Serialize};
 
@@ -101,9 +100,29 @@ pub struct Baseline {
     pub devices: Option<usize>,
     #[serde(default)]
     pub finished_by_deadline: Option<usize>,
-    /// The baseline's total minus the plan's.
+    /// Overage + zone, its devices not updated priced as `baseline_comparison` states.
     #[serde(default)]
-    pub plan_saves: f64,
+    pub spend: f64,
+    /// `cost.total`, its devices not updated priced likewise.
+    #[serde(default)]
+    pub total: f64,
+    #[serde(default)]
+    pub devices_not_updated: usize,
+    /// Baseline spend − the comparison's plan spend (as summary.json writes it).
+    #[serde(default)]
+    pub saving_spend: f64,
+    /// Baseline total − the comparison's plan total.
+    #[serde(default)]
+    pub saving_total: f64,
+}
+
+/// What the baselines' savings are measured against (summary.json
+/// `baseline_comparison`): the plan with its devices left out priced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComparisonView {
+    pub plan_spend: f64,
+    pub plan_total: f64,
+    pub devices_not_updated: usize,
 }
 
 /// The solver's outcome (summary.json `lp`).
@@ -145,7 +164,26 @@ pub struct SummaryView {
     #[serde(default)]
     pub baselines: Vec<Baseline>,
     #[serde(default)]
+    pub baseline_comparison: Option<ComparisonView>,
+    #[serde(default)]
     pub business_as_usual: Option<BusinessAsUsual>,
+}
+
+impl SummaryView {
+    /// The plan's spend the baselines are compared with: overage + zone, plus its
+    /// devices not updated priced as `baseline_comparison` states.
+    pub fn plan_spend(&self) -> f64 {
+        self.baseline_comparison
+            .as_ref()
+            .map_or(self.cost.cash(), |c| c.plan_spend)
+    }
+
+    /// The plan's objective total, compared likewise.
+    pub fn plan_total(&self) -> f64 {
+        self.baseline_comparison
+            .as_ref()
+            .map_or(self.cost.total, |c| c.plan_total)
+    }
 }
 
 /// Mean and percentiles of one quantity over the runs (`p10` since invoices got bands).
@@ -181,8 +219,9 @@ pub struct SimPool {
 /// What the report needs of `simulation.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SimulationView {
+    /// The plan it replayed (`output::plan_digest`); absent in files older than the field.
     #[serde(default)]
-    pub plan: Option<PlanIdentity>,
+    pub plan: Option<String>,
     pub runs: usize,
     pub seed: u64,
     pub cost: StatsView,

@@ -3,7 +3,7 @@
 //! tables as the CSVs. Bytes out, no I/O.
 
 use super::figures::{cash, warnings};
-use super::tables::{Cell, Table, day_table, device_table, invoice_table};
+use super::tables::{Cell, Table, baseline_table, day_table, device_table, invoice_table};
 use super::{ReportError, ReportInput};
 use rust_xlsxwriter::{ExcelDateTime, Format, Formula, Workbook, Worksheet, XlsxError};
 
@@ -178,6 +178,12 @@ fn summary_rows(r: &ReportInput, devices_written: usize) -> Vec<(String, Cell)> 
             }
         }
     }
+    for b in &s.baselines {
+        rows.push((
+            format!("saving vs {} (spend against spend)", b.name),
+            money(b.saving_spend),
+        ));
+    }
     for (label, v) in [
         ("planning weight, not money: congestion", s.cost.congestion),
         ("planning weight, not money: risk", s.cost.risk),
@@ -213,65 +219,6 @@ fn summary_rows(r: &ReportInput, devices_written: usize) -> Vec<(String, Cell)> 
         ));
     }
     rows
-}
-
-fn baseline_table(r: &ReportInput) -> Table {
-    let s = &r.summary;
-    let mut rows = vec![];
-    let plan_cash = s.cost.cash();
-    let mut push = |name: &str,
-                    desc: &str,
-                    k: &super::view::Cost,
-                    devices: Option<usize>,
-                    saves: Option<f64>| {
-        rows.push(vec![
-            Cell::Text(name.to_string()),
-            Cell::Text(desc.to_string()),
-            devices.map_or(Cell::Empty, |d| Cell::Int(d as u64)),
-            Cell::money(k.overage),
-            Cell::money(k.zone),
-            Cell::money(k.cash()),
-            Cell::money(k.congestion),
-            Cell::money(k.risk),
-            Cell::money(k.lateness),
-            Cell::money(k.total),
-            saves.map_or(Cell::Empty, |_| Cell::money(k.cash() - plan_cash)),
-            saves.map_or(Cell::Empty, Cell::money),
-        ]);
-    };
-    push(
-        "this plan",
-        "the plan in plan.csv",
-        &s.cost,
-        Some(s.scheduled),
-        None,
-    );
-    for b in &s.baselines {
-        push(
-            &b.name,
-            &b.description,
-            &b.cost,
-            b.devices,
-            Some(b.plan_saves),
-        );
-    }
-    Table {
-        columns: vec![
-            "rollout",
-            "description",
-            "devices",
-            "overage",
-            "zone",
-            "spend",
-            "congestion",
-            "risk",
-            "lateness",
-            "total",
-            "plan_saves_spend",
-            "plan_saves_total",
-        ],
-        rows,
-    }
 }
 
 /// `report.xlsx` as bytes.

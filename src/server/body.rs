@@ -4,6 +4,7 @@
 
 use super::error::{ApiError, ErrorDetail};
 use crate::fsutil::write_atomic;
+use crate::output::csv_field;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::path::Path;
@@ -22,8 +23,10 @@ pub struct ScenarioBody {
     pub start: String,
     /// RFC 3339 with an offset.
     pub deadline: String,
+    /// Minutes (an integer; anything else is a located 422 from validation).
     #[serde(default)]
-    pub slot_minutes: Option<u32>,
+    #[schema(value_type = Option<u32>)]
+    pub slot_minutes: Option<serde_json::Number>,
     #[serde(default)]
     pub currency: Option<String>,
     /// `"model"`, `"history"` or `"priors"`.
@@ -62,14 +65,30 @@ pub struct ScenarioBody {
     #[serde(default)]
     #[schema(value_type = Option<Vec<Object>>)]
     pub coverage_model: Option<Vec<Row>>,
+    /// Where to post the outcome (see the server's callback settings).
+    #[serde(default)]
+    #[schema(max_length = 2048)]
+    pub callback_url: Option<String>,
 }
 
 /// A scenario folder the server is configured to read, by its name under
 /// `--scenario-root`.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"scenario_dir": "fleet-a"}))]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioDirBody {
+    /// A folder under the scenario root: relative, `/`-separated names none of which
+    /// starts with a dot.
+    #[schema(
+        min_length = 1,
+        max_length = 4096,
+        pattern = r"^[^/.\x00][^/\x00]*(/[^/.\x00][^/\x00]*)*$"
+    )]
     pub scenario_dir: String,
+    /// Where to post the outcome (see the server's callback settings).
+    #[serde(default)]
+    #[schema(max_length = 2048)]
+    pub callback_url: Option<String>,
 }
 
 /// `POST /v1/plans`: either a scenario or a scenario folder's name.
@@ -87,8 +106,10 @@ pub struct ProgressRow {
     pub device_id: String,
     /// `done` | `failed` | `in_progress` | `pending`
     pub state: String,
+    /// Bytes (an integer; anything else is a located 422 from validation).
     #[serde(default)]
-    pub bytes_used: Option<u64>,
+    #[schema(value_type = Option<u64>)]
+    pub bytes_used: Option<serde_json::Number>,
     /// When those bytes were used (RFC 3339); default: just before `now`.
     #[serde(default)]
     pub at: Option<String>,
@@ -101,6 +122,10 @@ pub struct ReplanRequest {
     /// Re-plan from this instant (RFC 3339 with an offset).
     pub now: String,
     pub progress: Vec<ProgressRow>,
+    /// Where to post the outcome (see the server's callback settings).
+    #[serde(default)]
+    #[schema(max_length = 2048)]
+    pub callback_url: Option<String>,
 }
 
 /// Parses a JSON body, turning serde's message into a 400 with the position.
@@ -115,15 +140,8 @@ pub fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError
     })
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) || s.trim() != s {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-/// Rows as CSV text: columns in order of first appearance; null is an empty cell.
+/// Rows as CSV text: columns in order of first appearance; null is an empty cell; a
+/// cell that is not a scalar is a located 422.
 pub fn rows_csv(table: &str, rows: &[Row]) -> Result<String, ApiError> {
     let mut cols: Vec<&str> = Vec::new();
     for r in rows {
@@ -168,10 +186,12 @@ pub fn rows_csv(table: &str, rows: &[Row]) -> Result<String, ApiError> {
     if bad.is_empty() {
         Ok(out)
     } else {
-        Err(
-            ApiError::bad_request("invalid_body", format!("{table}: cells of the wrong type"))
-                .with_details(bad),
+        Err(ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            format!("{table}: cells of the wrong type"),
         )
+        .with_details(bad))
     }
 }
 
@@ -225,7 +245,7 @@ pub fn materialise(s: &ScenarioBody, dir: &Path) -> Result<(), ApiError> {
     put("release", Some(Value::String(s.release.clone())))?;
     put("start", Some(Value::String(s.start.clone())))?;
     put("deadline", Some(Value::String(s.deadline.clone())))?;
-    put("slot_minutes", s.slot_minutes.map(Value::from))?;
+    put("slot_minutes", s.slot_minutes.clone().map(Value::Number))?;
     put("currency", s.currency.clone().map(Value::String))?;
     put(
         "coverage_source",
@@ -265,17 +285,31 @@ pub fn materialise(s: &ScenarioBody, dir: &Path) -> Result<(), ApiError> {
         .map_err(|e| ApiError::internal("writing scenario.toml", e))
 }
 
-/// Writes progress rows as `progress.csv`.
+/// Writes progress rows as `progress.csv`. The `at` column is written only when some
+/// row has one: without it, finished waves keep the parent plan's gates (as for a CLI
+/// progress table without the column).
 pub fn progress_csv(rows: &[ProgressRow]) -> String {
-    let mut out = String::from("device_id,state,bytes_used,at\n");
+    let with_at = rows.iter().any(|r| r.at.is_some());
+    let mut out = String::from(if with_at {
+        "device_id,state,bytes_used,at\n"
+    } else {
+        "device_id,state,bytes_used\n"
+    });
     for r in rows {
         out.push_str(&format!(
-            "{},{},{},{}\n",
+            "{},{},{}",
             csv_field(&r.device_id),
             csv_field(&r.state),
-            r.bytes_used.map(|b| b.to_string()).unwrap_or_default(),
-            r.at.as_deref().map(csv_field).unwrap_or_default()
+            r.bytes_used
+                .as_ref()
+                .map(|b| b.to_string())
+                .unwrap_or_default(),
         ));
+        if with_at {
+            out.push(',');
+            out.push_str(&r.at.as_deref().map(csv_field).unwrap_or_default());
+        }
+        out.push('\n');
     }
     out
 }

@@ -37,9 +37,12 @@ pub struct ErrorBody {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorInner {
-    /// Stable, machine-readable: `invalid_json`, `invalid_body`, `validation_failed`,
-    /// `path_escape`, `not_found`, `unauthorized`, `payload_too_large`, `queue_full`,
-    /// `not_ready`, `method_not_allowed`, `timeout`, `shutting_down`, `internal`.
+    /// Stable, machine-readable: `invalid_json`, `invalid_body`, `invalid_query`,
+    /// `invalid_header`, `validation_failed`, `path_escape`, `callback_not_allowed`,
+    /// `not_found`, `unauthorized`, `not_acceptable`, `unsupported_media_type`,
+    /// `payload_too_large`, `uri_too_long`, `queue_full`, `not_ready`, `plan_failed`,
+    /// `idempotency_conflict`, `method_not_allowed`, `timeout`, `shutting_down`,
+    /// `internal`.
     pub code: String,
     pub message: String,
     pub details: Vec<ErrorDetail>,
@@ -115,13 +118,36 @@ pub fn detail_of(d: &crate::diag::Diagnostic) -> ErrorDetail {
     }
 }
 
+/// At most `n` characters of `s` (with "…" when cut): what the caller sent is echoed
+/// in bounded pieces only.
+pub fn cap(s: &str, n: usize) -> String {
+    match s.char_indices().nth(n) {
+        None => s.to_string(),
+        Some((i, _)) => format!("{}…", &s[..i]),
+    }
+}
+
+/// Details sent at most (one cause, one error keeps them few; a runaway body must not
+/// make a runaway answer).
+const MAX_DETAILS: usize = 100;
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let details = self
+            .details
+            .into_iter()
+            .take(MAX_DETAILS)
+            .map(|mut d| {
+                d.value = d.value.map(|v| cap(&v, 200));
+                d.message = cap(&d.message, 500);
+                d
+            })
+            .collect();
         let body = ErrorBody {
             error: ErrorInner {
                 code: self.code.to_string(),
-                message: self.message,
-                details: self.details,
+                message: cap(&self.message, 500),
+                details,
             },
         };
         let mut resp = (self.status, axum::Json(body)).into_response();

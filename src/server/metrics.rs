@@ -1,5 +1,7 @@
-//! Prometheus counters kept in memory: requests by route and status, latency
-//! histograms by route, solves by outcome, and the queue's depth. No I/O.
+//! Prometheus counters kept in memory: requests by method, route and status, latency
+//! histograms by route, solves by outcome, and the queue's depth. Every label comes
+//! from a closed set (methods the API knows or `other`; matched route templates or
+//! `unmatched`), so no client can grow the series. No I/O.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -26,6 +28,7 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let method = method_label(method);
         if let Ok(mut m) = self.requests.lock() {
             *m.entry((method.to_string(), route.to_string(), status))
                 .or_default() += 1;
@@ -40,6 +43,11 @@ impl Metrics {
             h.sum += seconds;
             h.count += 1;
         }
+    }
+
+    /// Series of `otaplan_http_requests_total` so far.
+    pub fn request_series(&self) -> usize {
+        self.requests.lock().map_or(0, |m| m.len())
     }
 
     pub fn solve(&self, outcome: &'static str) {
@@ -91,4 +99,16 @@ impl Metrics {
         );
         out
     }
+}
+
+/// The method as a label: the standard methods by name, anything else `other`.
+fn method_label(method: &str) -> &'static str {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    KNOWN
+        .iter()
+        .find(|m| **m == method)
+        .copied()
+        .unwrap_or("other")
 }

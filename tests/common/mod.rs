@@ -15,6 +15,21 @@ pub fn data(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// A generated `bench` fleet of `devices` (no coverage history) in a temporary folder.
+pub fn generated(devices: usize, seed: u64) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let opts = otaplan::generate::GenerateOptions {
+        devices,
+        seed,
+        out: d.path().to_path_buf(),
+        preset: otaplan::generate::Preset::Bench,
+        coverage_days: Some(0),
+        devices_format: otaplan::generate::TableFormat::Csv,
+    };
+    otaplan::generate::generate(&opts, &|_, _| {}).unwrap();
+    d
+}
+
 /// Runs `otaplan plan DIR --out OUT --quiet [extra…]` and asserts success.
 pub fn run_plan(dir: &Path, out: &Path, extra: &[&str]) {
     let o = Command::cargo_bin("otaplan")
@@ -298,6 +313,27 @@ pub fn check_invariants_with(
             let b = a + chrono::Duration::minutes(slot_min);
             let ov = (we.min(b) - ws.max(a)).num_milliseconds().max(0) as f64;
             *slot += f(r, "expected_bytes") / 1e6 * ov / len;
+        }
+    }
+    // Downloads in flight at a re-plan's --now (spent.csv) load their region too.
+    let spent_path = out.join("spent.csv");
+    let spent = if spent_path.exists() {
+        read_csv(&spent_path)
+    } else {
+        Vec::new()
+    };
+    for sp in spent.iter().filter(|r| r["kind"] == "in_flight") {
+        let d = by_id[sp["device_id"].as_str()];
+        let (ws, we) = (ts(&sp["at"]), ts(&sp["load_until"]));
+        let len = (we - ws).num_milliseconds() as f64;
+        let l = load
+            .entry(s.region(d.region).name.clone())
+            .or_insert_with(|| vec![0.0; nslots + 1]);
+        for (i, slot) in l.iter_mut().enumerate() {
+            let a = s.start + chrono::Duration::minutes(i as i64 * slot_min);
+            let b = a + chrono::Duration::minutes(slot_min);
+            let ov = (we.min(b) - ws.max(a)).num_milliseconds().max(0) as f64;
+            *slot += f(sp, "bytes") / 1e6 * ov / len;
         }
     }
     let mut congestion = 0.0;
