@@ -172,6 +172,18 @@ pub struct ServeArgs {
     /// are refused.
     #[arg(long)]
     pub callback_secret_file: Option<PathBuf>,
+    /// Threads doing requests' CPU work (parsing, serialising, indexing tables); default
+    /// one per core.
+    #[arg(long)]
+    pub work_threads: Option<usize>,
+    /// Nice value of those threads (0–19): they yield the CPU to the threads answering
+    /// requests, so health probes stay fast under load.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(i8).range(0..=19))]
+    pub work_nice: i8,
+    /// Also answer /healthz and /readyz on this address, from a thread of their own
+    /// (e.g. 127.0.0.1:8081), so probes never wait behind other requests.
+    #[arg(long)]
+    pub health_bind: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -1086,6 +1098,11 @@ fn serve_config(a: ServeArgs) -> Result<(crate::server::ServerConfig, String), S
     cfg.keep_days = a.keep_days;
     cfg.callback_hosts = a.callback_hosts;
     cfg.callback_secret = secret;
+    if let Some(n) = a.work_threads {
+        cfg.work_threads = n.max(1);
+    }
+    cfg.work_nice = a.work_nice;
+    cfg.health_bind = a.health_bind;
     Ok((cfg, a.bind))
 }
 

@@ -10,7 +10,7 @@ mod common;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
-use otaplan::server::{AppState, ServerConfig, router, serve_on};
+use otaplan::server::{AppState, ServerConfig, router, serve_health, serve_on};
 use serde_json::{Value, json};
 use std::path::Path;
 use tower::ServiceExt;
@@ -1196,4 +1196,173 @@ async fn bind_takes_host_names() {
             .await
             .is_err()
     );
+}
+
+/// One GET over a fresh connection with an `Accept` header: status and body text.
+async fn get_text(addr: std::net::SocketAddr, path: &str, accept: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nAccept: {accept}\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        unchunk(body)
+    } else {
+        body.to_string()
+    };
+    (head[9..12].parse().unwrap(), body)
+}
+
+fn unchunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    loop {
+        let (size, after) = rest.split_once("\r\n").unwrap();
+        let n = usize::from_str_radix(size.trim(), 16).unwrap();
+        if n == 0 {
+            return out;
+        }
+        out.push_str(&after[..n]);
+        rest = &after[n + 2..];
+    }
+}
+
+/// A JSON page row agrees with its plan.csv row: the same columns, null for an empty cell, numbers for numbers, the text otherwise.
+fn same_row(json: &Value, header: &[&str], csv: &[&str]) {
+    let obj = json.as_object().unwrap();
+    assert_eq!(obj.len(), header.len());
+    for (c, v) in header.iter().zip(csv) {
+        let j = &obj[*c];
+        let ok = match j {
+            Value::Null => v.is_empty(),
+            Value::Number(n) => v.parse::<f64>().ok() == n.as_f64(),
+            Value::String(s) => s == v,
+            _ => false,
+        };
+        assert!(ok, "column {c}: JSON {j} vs CSV {v:?}");
+    }
+}
+
+/// The health probes answer — on the main address and on the health listener — while
+/// 30 requests for 10,000-row device pages are being served (the first builds the
+/// table's index on a one-thread work pool, the others wait for it); every page is a
+/// slice of that one table: pages add up to plan.csv as served, row for row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_answer_while_device_pages_are_served() {
+    let data = tempfile::tempdir().unwrap();
+    let mut cfg = config(data.path());
+    cfg.scenario_root = Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("data"));
+    cfg.work_threads = 1;
+    let st = AppState::open(cfg).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let health = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let health_addr = health.local_addr().unwrap();
+    let _health = serve_health(health, st.clone()).unwrap();
+    tokio::spawn(serve_on(listener, st, std::future::pending()));
+
+    let (s, plan) = http(addr, "POST", "/v1/plans", r#"{"scenario_dir":"sample"}"#).await;
+    assert_eq!(s, 202, "{plan}");
+    let id = plan["id"].as_str().unwrap().to_string();
+    wait_done_over(addr, &id).await;
+
+    let path = format!("/v1/plans/{id}/devices?limit=10000");
+    let pages: Vec<_> = (0..30)
+        .map(|_| {
+            let path = path.clone();
+            tokio::spawn(async move { get_text(addr, &path, "application/json").await })
+        })
+        .collect();
+    let probes = async {
+        for (a, route, answer) in [
+            (health_addr, "/healthz", "ok"),
+            (addr, "/healthz", "ok"),
+            (health_addr, "/readyz", "ready"),
+            (addr, "/readyz", "ready"),
+        ] {
+            let (s, body) = get_text(a, route, "*/*").await;
+            assert_eq!((s, body.trim()), (200, answer), "{route}");
+        }
+        pages.iter().filter(|p| !p.is_finished()).count()
+    };
+    let in_flight = tokio::time::timeout(std::time::Duration::from_secs(60), probes)
+        .await
+        .expect("the probes did not answer");
+    eprintln!("probes answered with {in_flight} of 30 device pages in flight");
+    let (s, body) = get_text(health_addr, &format!("/v1/plans/{id}"), "*/*").await;
+    assert_eq!(s, 404, "the health listener serves only the probes: {body}");
+
+    let (s, csv) = get_text(addr, &format!("/v1/plans/{id}/devices"), "text/csv").await;
+    assert_eq!(s, 200);
+    assert!(
+        !csv.contains('"'),
+        "no quoted fields: splitting on commas reads it"
+    );
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert!(rows.len() > 4000, "{} rows", rows.len());
+    for p in pages {
+        let (s, body) = p.await.unwrap();
+        assert_eq!(s, 200);
+        let page: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(page["total"], rows.len());
+        assert_eq!(page["devices"].as_array().unwrap().len(), rows.len());
+    }
+    let mut joined = Vec::new();
+    for offset in (0..rows.len() + 997).step_by(997) {
+        let uri = format!("/v1/plans/{id}/devices?offset={offset}&limit=997");
+        let (s, body) = get_text(addr, &uri, "application/json").await;
+        assert_eq!(s, 200);
+        if offset == 0 {
+            let start = body.find("\"devices\":[{").unwrap() + 12;
+            let first_row = &body[start..start + body[start..].find('}').unwrap()];
+            let at: Vec<usize> = header
+                .iter()
+                .map(|c| first_row.find(&format!("\"{c}\":")).unwrap())
+                .collect();
+            assert!(at.is_sorted(), "keys in plan.csv's order: {first_row}");
+        }
+        let page: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            (page["total"].as_u64(), page["offset"].as_u64()),
+            (Some(rows.len() as u64), Some(offset as u64))
+        );
+        joined.extend(page["devices"].as_array().unwrap().iter().cloned());
+    }
+    assert_eq!(joined.len(), rows.len(), "pages add up to the table");
+    for (j, r) in joined.iter().zip(&rows) {
+        same_row(j, &header, r);
+    }
+}
+
+/// The work pool's threads run at the nice value asked for (unless the process already
+/// runs nicer, which an unprivileged thread cannot undo), and a job that panics is a
+/// 500, not a lost request or a dead server.
+#[tokio::test]
+async fn the_work_pool_runs_jobs_at_low_priority_and_survives_a_panic() {
+    use axum::response::IntoResponse;
+    use otaplan::server::work::{WorkPool, current_nice};
+    let pool = WorkPool::new(2, 7).unwrap();
+    let base = current_nice().unwrap();
+    let inside = pool.run(current_nice).await.unwrap().unwrap();
+    assert_eq!(inside, if base <= 7 { 7 } else { base });
+    assert_eq!(
+        current_nice(),
+        Some(base),
+        "only the pool's threads changed"
+    );
+    let err = pool.run(|| -> u32 { panic!("a bug") }).await.unwrap_err();
+    assert_eq!(
+        err.into_response().status(),
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
+    assert_eq!(pool.run(|| 6 * 7).await.unwrap(), 42);
 }

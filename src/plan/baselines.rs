@@ -27,8 +27,8 @@ use crate::units::Instant;
 use crate::windows::{LocalWindow, WindowSet};
 use chrono::Duration;
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 use serde::Serialize;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The UTC maintenance window of the `rate-limited` baseline.
@@ -168,7 +168,7 @@ pub(super) struct Dev<'a> {
 /// waits in practice) — and is tried again then.
 #[derive(Default)]
 struct Caps {
-    used: HashMap<(usize, Instant), f64>,
+    used: FxHashMap<(usize, Instant), f64>,
     paused: usize,
 }
 
@@ -224,27 +224,92 @@ fn cycle_baseline(s: &Scenario, pool: &crate::domain::Pool, start: Instant, end:
 /// A download of `d` starting at `t`: its window lasts as long as the payload needs at
 /// the lowest throughput over the hours it touches.
 pub(super) fn download_at(s: &Scenario, d: &Dev<'_>, t: Instant) -> Download {
-    let dev = &s.devices[d.idx];
+    download_of(s, d, t, transfer_at(s, d, t))
+}
+
+/// What a download started at `t` takes; the same for every device of one payload,
+/// coverage profile and time zone.
+#[derive(Clone, Copy)]
+struct Transfer {
+    end: Instant,
+    expected_bytes: u64,
+    p_success: f64,
+}
+
+fn transfer_at(s: &Scenario, d: &Dev<'_>, t: Instant) -> Transfer {
+    let tz = s.devices[d.idx].tz;
     let mut end = t + Duration::seconds(1);
+    // Three refinements at most; a window that no longer changes stays as it is.
     for _ in 0..3 {
-        let c = conditions(d.profile, &hours_touched(dev.tz, t, end));
+        let c = conditions(d.profile, &hours_touched(tz, t, end));
         let secs = (transfer::payload_hours(&s.artifacts, &d.payload.steps, c.throughput_kbps)
             * 3600.0)
             .ceil();
-        end = t + Duration::seconds(secs.max(1.0) as i64);
+        let next = t + Duration::seconds(secs.max(1.0) as i64);
+        if next == end {
+            break;
+        }
+        end = next;
     }
-    let c = conditions(d.profile, &hours_touched(dev.tz, t, end));
+    let c = conditions(d.profile, &hours_touched(tz, t, end));
     let expected = transfer::expected_payload_bytes(&s.artifacts, &d.payload.steps, &c);
+    Transfer {
+        end,
+        expected_bytes: (expected.ceil() as u64).max(d.payload.bytes.0),
+        p_success: transfer::p_success(&s.artifacts, &d.payload.steps, &c),
+    }
+}
+
+fn download_of(s: &Scenario, d: &Dev<'_>, t: Instant, x: Transfer) -> Download {
+    let dev = &s.devices[d.idx];
     Download {
         pool: dev.pool,
         region: dev.region,
         zone_price: evaluate::zone_price(s, dev),
-        expected_bytes: (expected.ceil() as u64).max(d.payload.bytes.0),
+        expected_bytes: x.expected_bytes,
         window_start: t,
-        window_end: end,
-        p_success: transfer::p_success(&s.artifacts, &d.payload.steps, &c),
+        window_end: x.end,
+        p_success: x.p_success,
         counts_lateness: true,
     }
+}
+
+/// [`download_at`] for every device of `devs` that starts (`at[j]`), with its index:
+/// each distinct (payload, coverage profile, time zone, start) is worked out once — a
+/// baseline starts whole groups of like devices at one instant, so a fleet has far
+/// fewer of those than devices.
+fn downloads_at(s: &Scenario, devs: &[Dev<'_>], at: &[Option<Instant>]) -> Vec<(usize, Download)> {
+    type Key<'k> = (&'k [usize], *const Profile, chrono_tz::Tz, Instant);
+    let mut distinct: FxHashMap<Key<'_>, usize> = FxHashMap::default();
+    let mut first: Vec<(usize, Instant)> = Vec::new();
+    let which: Vec<Option<usize>> = devs
+        .iter()
+        .zip(at)
+        .enumerate()
+        .map(|(j, (d, t))| {
+            let t = (*t)?;
+            let key = (
+                d.payload.steps.as_slice(),
+                std::ptr::from_ref(d.profile),
+                s.devices[d.idx].tz,
+                t,
+            );
+            Some(*distinct.entry(key).or_insert_with(|| {
+                first.push((j, t));
+                first.len() - 1
+            }))
+        })
+        .collect();
+    let transfers: Vec<Transfer> = first
+        .par_iter()
+        .map(|&(j, t)| transfer_at(s, &devs[j], t))
+        .collect();
+    which
+        .iter()
+        .zip(at)
+        .enumerate()
+        .filter_map(|(j, (k, t))| Some((j, download_of(s, &devs[j], (*t)?, transfers[(*k)?]))))
+        .collect()
 }
 
 /// The devices needing the release with their payloads, by wave (id order inside).
@@ -279,7 +344,7 @@ pub fn payloads(s: &Scenario, profiles: &[(Arc<Profile>, KeyLevel)]) -> Vec<Opti
         .iter()
         .map(|r| window_hours(r.windows.as_ref().unwrap_or(&s.default_windows)))
         .collect();
-    let mut cache: HashMap<(&str, *const Profile, u32), Option<Payload>> = HashMap::new();
+    let mut cache: FxHashMap<(&str, *const Profile, u32), Option<Payload>> = FxHashMap::default();
     s.devices
         .iter()
         .enumerate()
@@ -378,11 +443,7 @@ fn run(
     let mut earliest = s.start;
     for (w, devs) in groups.iter().enumerate() {
         let at = starts(devs, earliest);
-        let mut asked: Vec<(usize, Download)> = at
-            .par_iter()
-            .enumerate()
-            .filter_map(|(j, t)| t.map(|t| (j, download_at(s, &devs[j], t))))
-            .collect();
+        let mut asked = downloads_at(s, devs, &at);
         out.not_updated += at.iter().filter(|t| t.is_none()).count();
         asked.sort_by_key(|(j, d)| (d.window_start, *j));
         let mut admitted = Vec::with_capacity(asked.len());
@@ -411,11 +472,17 @@ pub fn baselines(
 ) -> Vec<BaselineReport> {
     let payloads = payloads(s, profiles);
     let by_wave = devices_by_wave(s, profiles, &payloads, wave_of, rank);
-    vec![
-        global_push(s, &by_wave, cmp),
-        rate_limited(s, &by_wave, cmp),
-        local_off_peak(s, &by_wave, cmp),
-    ]
+    // Independent of each other: priced side by side.
+    let (push, (rate, local)) = rayon::join(
+        || global_push(s, &by_wave, cmp),
+        || {
+            rayon::join(
+                || rate_limited(s, &by_wave, cmp),
+                || local_off_peak(s, &by_wave, cmp),
+            )
+        },
+    );
+    vec![push, rate, local]
 }
 
 fn global_push(s: &Scenario, by_wave: &[Vec<Dev<'_>>], cmp: &Comparison) -> BaselineReport {
@@ -484,7 +551,7 @@ fn local_off_peak(s: &Scenario, by_wave: &[Vec<Dev<'_>>], cmp: &Comparison) -> B
         15,
     );
     // Allowed slots per (time zone, region), computed once.
-    let mut allowed: HashMap<(chrono_tz::Tz, u32), Vec<bool>> = HashMap::new();
+    let mut allowed: FxHashMap<(chrono_tz::Tz, u32), Vec<bool>> = FxHashMap::default();
     for d in by_wave.iter().flatten() {
         let dev = &s.devices[d.idx];
         allowed.entry((dev.tz, dev.region.0)).or_insert_with(|| {

@@ -23,8 +23,11 @@ use std::time::Instant as Clock;
 
 /// Stop once the master is within this fraction of the bound.
 const REL_GAP: f64 = 1e-6;
-/// At most this many new columns per cohort per round.
-const PER_COHORT: usize = 2;
+/// At most this many new columns per cohort per round. A dual re-solve costs about the
+/// same whether a round adds 25k or 80k columns, so fewer, fuller rounds win: on the
+/// diverse preset at 100k, 8 per cohort converges in 3 rounds where 2 took 6 (LP 6.3 s
+/// against 9.1 s); 4 and 6 take 4-5 rounds, 10-16 add columns without saving a round.
+const PER_COHORT: usize = 8;
 /// Reduced costs above this are not negative (the solver's dual tolerance is 1e-7).
 const EPS: f64 = 1e-7;
 
@@ -227,8 +230,8 @@ fn relaxation(
         lower_bound = lower_bound.max(bound);
         let added: usize = priced.iter().map(|x| x.1.len()).sum();
         progress(&format!(
-            "column generation round {rounds}: master {:.4}, bound {:.4}, {added} new columns",
-            point.objective, lower_bound
+            "column generation round {rounds}: master {:.4} ({} simplex iterations), bound {:.4}, {added} new columns",
+            point.objective, point.iterations, lower_bound
         ));
         let converged = point.objective - lower_bound <= REL_GAP * point.objective.abs().max(1.0);
         if added == 0 || converged {

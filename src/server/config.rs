@@ -41,6 +41,15 @@ pub struct ServerConfig {
     /// after each failure).
     pub callback_attempts: u32,
     pub callback_backoff: Duration,
+    /// Threads of the pool that does requests' CPU work (parsing, hashing, serialising,
+    /// indexing tables), so the async threads stay free for every other request.
+    pub work_threads: usize,
+    /// The nice value those threads give themselves (0 = as the rest; higher yields the
+    /// CPU to the async threads and the health probes they answer).
+    pub work_nice: i8,
+    /// A second address answering only `/healthz` and `/readyz`, from a thread of its
+    /// own (none = the probes are only on the main address).
+    pub health_bind: Option<String>,
 }
 
 impl ServerConfig {
@@ -64,6 +73,9 @@ impl ServerConfig {
             callback_secret: None,
             callback_attempts: 5,
             callback_backoff: Duration::from_secs(1),
+            work_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            work_nice: 10,
+            health_bind: None,
         }
     }
 

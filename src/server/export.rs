@@ -99,31 +99,32 @@ pub async fn get_export(
         distribution_set_id: q.distribution_set_id,
         artifact_name: q.artifact_name,
     };
-    let made = tokio::task::spawn_blocking(move || {
-        let plan = crate::handoff::read_plan_dir(&dir)
-            .map_err(|e| ApiError::internal("reading the plan", e))?;
-        let e = crate::handoff::export(&plan, target, &opts)
-            .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "cannot_export", m))?;
-        let files = e
-            .files
-            .iter()
-            .map(|(name, text)| {
-                serde_json::from_str(text)
-                    .map(|body| ExportFile {
-                        name: name.clone(),
-                        body,
-                    })
-                    .map_err(|err| ApiError::internal("exporting", err))
+    let made = st
+        .work
+        .run(move || {
+            let plan = crate::handoff::read_plan_dir(&dir)
+                .map_err(|e| ApiError::internal("reading the plan", e))?;
+            let e = crate::handoff::export(&plan, target, &opts)
+                .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "cannot_export", m))?;
+            let files = e
+                .files
+                .iter()
+                .map(|(name, text)| {
+                    serde_json::from_str(text)
+                        .map(|body| ExportFile {
+                            name: name.clone(),
+                            body,
+                        })
+                        .map_err(|err| ApiError::internal("exporting", err))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(ExportView {
+                target: target.name().into(),
+                readme: crate::handoff::readme(&plan, &e),
+                calls: e.calls,
+                files,
             })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(ExportView {
-            target: target.name().into(),
-            readme: crate::handoff::readme(&plan, &e),
-            calls: e.calls,
-            files,
         })
-    })
-    .await
-    .map_err(|e| ApiError::internal("exporting", e))?;
+        .await?;
     made.map(Json)
 }

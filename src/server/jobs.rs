@@ -10,6 +10,7 @@ use super::error::ApiError;
 use super::metrics::Metrics;
 use super::store::{self, State, Status, Store};
 use super::tables::TableCache;
+use super::work::WorkPool;
 use crate::diag::Diagnostics;
 use crate::ingest::{self, Loaded};
 use axum::http::StatusCode;
@@ -33,6 +34,8 @@ pub struct AppState {
     shutting_down: AtomicBool,
     pub metrics: Metrics,
     pub(super) tables: TableCache,
+    /// Requests' CPU work (see `work`).
+    pub(super) work: WorkPool,
     /// Queued plans in solver order, each with the bell a DELETE rings.
     waiting: Mutex<Vec<(String, Arc<Notify>)>>,
     /// Plans deleted while queued or solving.
@@ -103,7 +106,9 @@ impl AppState {
             .into_iter()
             .filter_map(|s| Some((s.idempotency_key?, Some((s.id, s.request_digest?)))))
             .collect();
+        let work = WorkPool::new(cfg.work_threads, cfg.work_nice).map_err(ServeError::Io)?;
         let st = Arc::new(AppState {
+            work,
             solvers: Semaphore::new(cfg.max_solves.max(1)),
             validators: Semaphore::new(cfg.max_solves.max(1)),
             cfg,
@@ -285,6 +290,10 @@ impl AppState {
         // No permit: shutting down; the plan stays queued on disk for the next start.
         let Some(permit) = permit else { return };
         if self.store.set_state(&id, State::Solving, None).is_none() {
+            // Deleted between the check above and now: cancelled all the same.
+            if self.take_cancelled(&id) {
+                self.metrics.solve("cancelled");
+            }
             return;
         }
         self.metrics.solving.fetch_add(1, Ordering::SeqCst);

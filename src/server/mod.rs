@@ -20,11 +20,12 @@ pub mod openapi;
 pub mod routes;
 pub mod store;
 pub mod tables;
+pub mod work;
 
 pub use config::{ServeError, ServerConfig, resolve_bind};
 pub use jobs::AppState;
 pub use openapi::ApiDoc;
-pub use routes::router;
+pub use routes::{health_router, router};
 
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -46,11 +47,26 @@ pub async fn serve(cfg: ServerConfig, bind: &str) -> Result<(), ServeError> {
     let listener = tokio::net::TcpListener::bind(addrs[0])
         .await
         .map_err(|e| ServeError::Bind(addrs[0], e))?;
+    let health = match &cfg.health_bind {
+        Some(b) => {
+            let a = resolve_bind(b).await?[0];
+            Some(std::net::TcpListener::bind(a).map_err(|e| ServeError::Bind(a, e))?)
+        }
+        None => None,
+    };
     let state = AppState::open(cfg)?;
     eprintln!(
         "otaplan serve: listening on http://{}",
         listener.local_addr().map_err(ServeError::Io)?
     );
+    let health = match health {
+        Some(l) => {
+            let addr = l.local_addr().map_err(ServeError::Io)?;
+            eprintln!("otaplan serve: health probes also on http://{addr}");
+            Some(serve_health(l, state.clone()).map_err(ServeError::Io)?)
+        }
+        None => None,
+    };
     let st = state.clone();
     let stop = async move {
         shutdown_signal().await;
@@ -61,19 +77,52 @@ pub async fn serve(cfg: ServerConfig, bind: &str) -> Result<(), ServeError> {
     serve_on(listener, state.clone(), stop).await;
     eprintln!("otaplan serve: waiting for running solves");
     state.drain(SOLVE_GRACE).await;
+    drop(health);
     Ok(())
 }
 
-/// Serves HTTP/1.1 on `listener` until `stop` completes, then lets open requests finish.
-/// Every connection must send a request's headers within the header timeout (a client
-/// that sends nothing, or trickles, is closed). Retention runs every ten minutes.
+/// The health listener's thread; dropping it closes the listener.
+pub struct HealthThread {
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Serves `/healthz` and `/readyz` on `listener` from a thread of its own with its own
+/// runtime, so the probes never queue behind other requests' work on the main runtime.
+pub fn serve_health(
+    listener: std::net::TcpListener,
+    state: Arc<AppState>,
+) -> std::io::Result<HealthThread> {
+    listener.set_nonblocking(true)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name("otaplan-health".into())
+        .spawn(move || {
+            rt.block_on(async move {
+                match tokio::net::TcpListener::from_std(listener) {
+                    Ok(l) => {
+                        let timeout = state.cfg.header_timeout;
+                        let stop = async move {
+                            let _ = stopped.await;
+                        };
+                        accept_loop(l, health_router(state), timeout, stop).await;
+                    }
+                    Err(e) => eprintln!("otaplan serve: health listener failed: {e}"),
+                }
+            });
+        })?;
+    Ok(HealthThread { _stop: stop })
+}
+
+/// Serves the API on `listener` until `stop` completes, then lets open requests finish.
+/// Retention runs every ten minutes.
 pub async fn serve_on(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
     stop: impl Future<Output = ()>,
 ) {
-    let app = router(state.clone());
-    let (closing, closed) = tokio::sync::watch::channel(false);
     let sweeper = {
         let st = state.clone();
         tokio::spawn(async move {
@@ -85,6 +134,26 @@ pub async fn serve_on(
             }
         })
     };
+    accept_loop(
+        listener,
+        router(state.clone()),
+        state.cfg.header_timeout,
+        stop,
+    )
+    .await;
+    sweeper.abort();
+}
+
+/// Serves HTTP/1.1 with `app` on `listener` until `stop` completes, then lets open
+/// requests finish. Every connection must send a request's headers within
+/// `header_timeout` (a client that sends nothing, or trickles, is closed).
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    header_timeout: Duration,
+    stop: impl Future<Output = ()>,
+) {
+    let (closing, closed) = tokio::sync::watch::channel(false);
     let open = Arc::new(());
     tokio::pin!(stop);
     loop {
@@ -101,7 +170,6 @@ pub async fn serve_on(
         };
         let svc = TowerToHyperService::new(app.clone());
         let mut closed = closed.clone();
-        let header_timeout = state.cfg.header_timeout;
         let token = open.clone();
         tokio::spawn(async move {
             let _token = token;
@@ -120,7 +188,6 @@ pub async fn serve_on(
         });
     }
     drop(listener);
-    sweeper.abort();
     let _ = closing.send(true);
     while Arc::strong_count(&open) > 1 {
         tokio::time::sleep(Duration::from_millis(20)).await;

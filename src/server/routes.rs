@@ -7,7 +7,7 @@ use super::body::{self, ReplanRequest, ScenarioBody, ScenarioDirBody};
 use super::error::{ApiError, ErrorDetail};
 use super::jobs::{AppState, NewPlan};
 use super::store::{self, State, Status};
-use super::{callback, middleware, tables};
+use super::{callback, middleware};
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
@@ -26,7 +26,7 @@ const POLL_AFTER: u64 = 2;
 
 /// The router with every route, limit and middleware.
 pub fn router(state: Arc<AppState>) -> axum::Router {
-    axum::Router::new()
+    let app = axum::Router::new()
         .route("/v1/plans", post(create_plan).get(list_plans))
         .route("/v1/plans/{id}", get(get_plan).delete(delete_plan))
         .route("/v1/plans/{id}/devices", get(get_devices))
@@ -37,11 +37,28 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
             get(super::export::get_export),
         )
         .route("/v1/plans/{id}/replan", post(replan))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .route("/openapi.json", get(openapi_json))
-        .fallback(|| async { ApiError::not_found("no such route") })
+        .merge(health_routes());
+    fallbacks(app, "no such route")
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::auth,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::observe,
+        ))
+        .with_state(state)
+}
+
+/// JSON 404 (`no_route`) and 405 answers for what `routes` does not serve.
+fn fallbacks(
+    routes: axum::Router<Arc<AppState>>,
+    no_route: &'static str,
+) -> axum::Router<Arc<AppState>> {
+    routes
+        .fallback(move || async move { ApiError::not_found(no_route) })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -49,10 +66,19 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
                 "this route does not take that method",
             )
         })
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            middleware::auth,
-        ))
+}
+
+/// The health probes (no token).
+fn health_routes() -> axum::Router<Arc<AppState>> {
+    axum::Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+}
+
+/// The health probes alone, for the health listener (`--health-bind`): the same routes
+/// and middleware as in `router`, nothing else.
+pub fn health_router(state: Arc<AppState>) -> axum::Router {
+    fallbacks(health_routes(), "this listener serves /healthz and /readyz")
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::observe,
@@ -111,6 +137,14 @@ fn view(st: &AppState, id: &str) -> Result<PlanView, ApiError> {
         progress,
         summary,
     })
+}
+
+/// A plan's view answered with `code`: read and serialised on the work pool.
+async fn view_answer(st: &Arc<AppState>, id: &str, code: StatusCode) -> Result<Response, ApiError> {
+    let (st2, id) = (st.clone(), id.to_string());
+    st.work
+        .run(move || Ok(view_response(code, view(&st2, &id)?)))
+        .await?
 }
 
 /// The view with `Location`, and `Retry-After` while the plan is unfinished.
@@ -294,30 +328,30 @@ async fn answer(
             .request_timeout
             .saturating_sub(Duration::from_secs(1));
         if tokio::time::timeout(wait, job).await.is_ok() {
-            return Ok(view_response(StatusCode::CREATED, view(st, id)?));
+            return view_answer(st, id, StatusCode::CREATED).await;
         }
     }
-    Ok(view_response(StatusCode::ACCEPTED, view(st, id)?))
+    view_answer(st, id, StatusCode::ACCEPTED).await
 }
 
 /// The plan an earlier request with the same `Idempotency-Key` made, when this one
 /// sends the same body (422 otherwise).
 async fn replayed(
-    st: &AppState,
+    st: &Arc<AppState>,
     id: &str,
     digest: &str,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let bytes = read_body(headers, body, st.cfg.max_body_bytes).await?;
-    if super::jobs::digest(&bytes) != digest {
+    if st.work.run(move || super::jobs::digest(&bytes)).await? != digest {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "idempotency_mismatch",
             "this Idempotency-Key was used with another body",
         ));
     }
-    let mut r = view_response(StatusCode::OK, view(st, id)?);
+    let mut r = view_answer(st, id, StatusCode::OK).await?;
     r.headers_mut()
         .insert("idempotent-replayed", HeaderValue::from_static("true"));
     Ok(r)
@@ -354,34 +388,34 @@ pub async fn create_plan(
     };
     let slot = st.reserve()?;
     let bytes = read_body(&headers, body, st.cfg.max_body_bytes).await?;
-    claim.digest = super::jobs::digest(&bytes);
-    let value: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request("invalid_json", format!("the body is not JSON: {e}")))?;
+    let (digest, submitted) = st.work.run(move || read_submitted(&bytes)).await??;
+    claim.digest = digest;
     let id = st.store.new_id();
     let input = st.store.new_dir(&id).join("input");
-    let (written, callback_url) = if value.get("scenario_dir").is_some() {
-        let req: ScenarioDirBody = body::parse(&bytes)?;
-        check_callback(&st, req.callback_url.as_deref())?;
-        let Some(root) = st.cfg.scenario_root.clone() else {
-            return Err(ApiError::bad_request(
-                "path_escape",
-                "this server reads no scenario folders (no --scenario-root)",
-            ));
-        };
-        let src = store::resolve_inside(&root, &req.scenario_dir)?;
-        let copied = tokio::task::spawn_blocking(move || store::copy_scenario(&root, &src, &input))
-            .await
-            .map_err(|e| ApiError::internal("copying a scenario", e))?;
-        (copied, req.callback_url)
-    } else {
-        let req: ScenarioBody = body::parse(&bytes)?;
-        drop(bytes);
-        check_callback(&st, req.callback_url.as_deref())?;
-        let url = req.callback_url.clone();
-        let written = tokio::task::spawn_blocking(move || body::materialise(&req, &input))
-            .await
-            .map_err(|e| ApiError::internal("writing a scenario", e))?;
-        (written, url)
+    let (written, callback_url) = match submitted {
+        Submitted::Dir(req) => {
+            check_callback(&st, req.callback_url.as_deref())?;
+            let Some(root) = st.cfg.scenario_root.clone() else {
+                return Err(ApiError::bad_request(
+                    "path_escape",
+                    "this server reads no scenario folders (no --scenario-root)",
+                ));
+            };
+            let src = store::resolve_inside(&root, &req.scenario_dir)?;
+            let copied =
+                tokio::task::spawn_blocking(move || store::copy_scenario(&root, &src, &input))
+                    .await
+                    .map_err(|e| ApiError::internal("copying a scenario", e))?;
+            (copied, req.callback_url)
+        }
+        Submitted::Inline(req) => {
+            check_callback(&st, req.callback_url.as_deref())?;
+            let url = req.callback_url.clone();
+            let written = tokio::task::spawn_blocking(move || body::materialise(&req, &input))
+                .await
+                .map_err(|e| ApiError::internal("writing a scenario", e))?;
+            (written, url)
+        }
     };
     if let Err(e) = written {
         let _ = std::fs::remove_dir_all(st.store.new_dir(&id));
@@ -395,6 +429,25 @@ pub async fn create_plan(
     };
     let (job, devices) = st.submit(slot, claim, new).await?;
     answer(&st, &id, job, devices).await
+}
+
+/// A POST /v1/plans body: a folder under the scenario root, or the scenario itself.
+enum Submitted {
+    Dir(ScenarioDirBody),
+    Inline(Box<ScenarioBody>),
+}
+
+/// The body's SHA-256 and what it asks for (CPU work: run on the work pool).
+fn read_submitted(bytes: &[u8]) -> Result<(String, Submitted), ApiError> {
+    let digest = super::jobs::digest(bytes);
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request("invalid_json", format!("the body is not JSON: {e}")))?;
+    let submitted = if value.get("scenario_dir").is_some() {
+        Submitted::Dir(body::parse(bytes)?)
+    } else {
+        Submitted::Inline(Box::new(body::parse(bytes)?))
+    };
+    Ok((digest, submitted))
 }
 
 fn check_callback(st: &AppState, url: Option<&str>) -> Result<(), ApiError> {
@@ -431,8 +484,12 @@ pub async fn replan(
     };
     let slot = st.reserve()?;
     let bytes = read_body(&headers, body, st.cfg.max_body_bytes).await?;
-    claim.digest = super::jobs::digest(&bytes);
-    let req: ReplanRequest = body::parse(&bytes)?;
+    let (digest, req) = st
+        .work
+        .run(move || Ok::<_, ApiError>((super::jobs::digest(&bytes), body::parse(&bytes)?)))
+        .await??;
+    claim.digest = digest;
+    let req: ReplanRequest = req;
     if let Err(msg) = crate::ingest::table::parse_instant(&req.now) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -552,7 +609,7 @@ pub async fn get_plan(
     Ctx(st): Ctx<Arc<AppState>>,
     UrlPath(id): UrlPath<String>,
 ) -> Result<Response, ApiError> {
-    Ok(view_response(StatusCode::OK, view(&st, &id)?))
+    view_answer(&st, &id, StatusCode::OK).await
 }
 
 /// Delete a plan; a queued or running one is cancelled first.
@@ -584,7 +641,8 @@ pub struct Page {
     pub limit: Option<usize>,
 }
 
-/// A page of a plan's table (plan.csv or unscheduled.csv).
+/// A page of a plan's table (plan.csv or unscheduled.csv); written by
+/// `tables::RowsIndex::page_json`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RowsPage {
     pub total: usize,
@@ -593,12 +651,12 @@ pub struct RowsPage {
     /// Rows with the file's columns in its order; empty cells are null; bytes,
     /// p_success and throughput are numbers.
     #[schema(value_type = Vec<Object>)]
-    pub devices: Vec<tables::OrderedRow>,
+    pub devices: Vec<serde_json::Value>,
 }
 
 /// A page of a finished plan's table as JSON, or the whole file as CSV.
 async fn table_response(
-    st: &AppState,
+    st: &Arc<AppState>,
     id: &str,
     file: &'static str,
     headers: &HeaderMap,
@@ -614,14 +672,9 @@ async fn table_response(
             .map_err(|e| ApiError::internal("reading a plan table", e))?;
         return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], text).into_response());
     }
-    let table = st.tables.get(id, file, path).await?;
-    Ok(Json(RowsPage {
-        total: table.rows.len(),
-        offset: page.offset,
-        limit,
-        devices: tables::page(&table, page.offset, limit),
-    })
-    .into_response())
+    let table = st.tables.get(&st.work, id, file, path).await?;
+    let json = table.page_json(page.offset, limit);
+    Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
 }
 
 /// The per-device plan: paginated JSON (plan.csv's columns in order), or the whole
@@ -716,8 +769,11 @@ pub async fn metrics_text(Ctx(st): Ctx<Arc<AppState>>) -> Response {
 
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", responses((status = 200, body = Object)))]
-pub async fn openapi_json() -> Json<serde_json::Value> {
-    Json(super::openapi::document())
+pub async fn openapi_json() -> Response {
+    static DOC: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let doc =
+        DOC.get_or_init(|| serde_json::to_vec(&super::openapi::document()).unwrap_or_default());
+    ([(header::CONTENT_TYPE, "application/json")], doc.as_slice()).into_response()
 }
 
 use super::error::ErrorBody;
