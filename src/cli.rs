@@ -33,7 +33,7 @@ pub enum Command {
     /// Replay a written plan many times on the coverage model (Monte Carlo) and write
     /// simulation.json into the plan folder.
     Simulate(SimulateArgs),
-    /// Write the finance report (report.html, spend.csv, spend_by_day.csv) of a plan
+    /// Write the finance report (report.html, report.xlsx, spend.csv, spend_by_day.csv) of a plan
     /// folder from its summary.json, plan.csv and, when present, simulation.json.
     Report(ReportArgs),
     /// Serve the planner over HTTP (see docs/server.md).
@@ -218,7 +218,7 @@ pub struct PlanArgs {
     /// Do not price the baselines (global push, rate-limited, local off-peak).
     #[arg(long)]
     pub no_baselines: bool,
-    /// Do not write the finance report (report.html, spend.csv, spend_by_day.csv).
+    /// Do not write the finance report (report.html, report.xlsx, spend.csv, spend_by_day.csv).
     #[arg(long)]
     pub no_report: bool,
     /// Re-plan a paused rollout: progress.csv with device_id, state
@@ -958,76 +958,16 @@ fn simulate(a: &SimulateArgs) -> ExitCode {
 }
 
 fn report(a: &ReportArgs) -> ExitCode {
-    let read_json = |name: &str| -> Result<Option<String>, String> {
-        let path = a.dir.join(name);
-        match std::fs::read_to_string(&path) {
-            Ok(t) => Ok(Some(t)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
-        }
-    };
-    let summary = match read_json("summary.json") {
-        Ok(Some(t)) => match serde_json::from_str::<crate::report::SummaryView>(&t) {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("error: {}: {e}", a.dir.join("summary.json").display());
-                return ExitCode::from(EXIT_BAD_INPUT);
-            }
-        },
-        Ok(None) => {
-            eprintln!(
-                "error: {} has no summary.json: run `otaplan plan` first",
-                a.dir.display()
-            );
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
-    let simulation = match read_json("simulation.json") {
-        Ok(Some(t)) => match serde_json::from_str::<crate::report::SimulationView>(&t) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                eprintln!("error: {}: {e}", a.dir.join("simulation.json").display());
-                return ExitCode::from(EXIT_BAD_INPUT);
-            }
-        },
-        Ok(None) => None,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
-    let rows = match ingest::plan_csv::read_row_use(&a.dir.join("plan.csv")) {
+    let input = match ingest::plan_folder::read_report_input(&a.dir) {
         Ok(r) => r,
         Err(d) => {
             print_diagnostics(&d, MessageFormat::Text);
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    // A simulation.json of another plan (planned again into this folder since) is left
-    // out and named, never shown beside this plan's figures.
-    let digest = crate::output::plan_digest(&a.dir).ok();
-    let (simulation, ignored_simulation) = match simulation {
-        Some(sim) if sim.plan.is_none() || sim.plan != digest => {
-            let why = format!(
-                "{} replayed another plan ({}), not this folder's plan.csv and summary.json: it is left out; run `otaplan simulate` again",
-                a.dir.join("simulation.json").display(),
-                sim.plan.as_deref().unwrap_or("no plan recorded")
-            );
-            eprintln!("warning: {why}");
-            (None, Some(why))
-        }
-        other => (other, None),
-    };
-    let input = crate::report::ReportInput {
-        summary,
-        simulation,
-        ignored_simulation,
-        days: crate::report::days_of(&rows),
-    };
+    if let Some(why) = &input.ignored_simulation {
+        eprintln!("warning: {why}");
+    }
     if let Err(e) = crate::output::write_report(&a.dir, &input) {
         eprintln!(
             "error: cannot write the report into {}: {e}",
@@ -1036,7 +976,7 @@ fn report(a: &ReportArgs) -> ExitCode {
         return ExitCode::from(EXIT_INTERNAL);
     }
     println!(
-        "wrote {}, spend.csv and spend_by_day.csv",
+        "wrote {}, report.xlsx, spend.csv and spend_by_day.csv",
         a.dir.join("report.html").display()
     );
     ExitCode::SUCCESS

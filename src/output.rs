@@ -32,25 +32,7 @@ pub fn csv_field(s: &str) -> String {
     }
 }
 
-pub const PLAN_COLUMNS: [&str; 17] = [
-    "device_id",
-    "wave",
-    "pool_id",
-    "region",
-    "timezone",
-    "payload",
-    "payload_bytes",
-    "expected_bytes",
-    "window_start",
-    "window_end",
-    "window_start_local",
-    "window_end_local",
-    "p_success",
-    "throughput_kbps",
-    "billing_cycle_start",
-    "zone",
-    "reconnect_by",
-];
+pub use crate::plan::PLAN_COLUMNS;
 
 /// `plan.csv` as text.
 pub fn plan_csv(s: &Scenario, plan: &Plan) -> String {
@@ -126,6 +108,8 @@ pub struct Summary {
     pub waves: Vec<WaveReport>,
     pub wave_notes: Vec<String>,
     pub baselines: Vec<crate::plan::baselines::BaselineReport>,
+    /// The same horizon priced without the release: baseline use only.
+    pub business_as_usual: BusinessAsUsual,
     /// What the baselines' savings are measured against (absent without baselines).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline_comparison: Option<crate::plan::baselines::Comparison>,
@@ -154,21 +138,33 @@ pub struct StepTiming {
     pub seconds: f64,
 }
 
-pub fn summary(s: &Scenario, plan: &Plan, source: coverage::Source, timings: Timings) -> Summary {
-    let mut cost = plan.accounting.cost.clone();
+/// What the pools would cost over the plan's horizon without the release: every cycle's
+/// baseline use alone, priced by the same accounting (`evaluate::account` with no
+/// downloads). The release's own cost is the plan's minus this.
+#[derive(Debug, Serialize)]
+pub struct BusinessAsUsual {
+    pub description: String,
+    pub cost: CostBreakdown,
+    pub pools: Vec<PoolUsage>,
+}
+
+fn rounded_cost(c: &CostBreakdown) -> CostBreakdown {
+    let mut c = c.clone();
     for v in [
-        &mut cost.total,
-        &mut cost.overage,
-        &mut cost.zone,
-        &mut cost.congestion,
-        &mut cost.risk,
-        &mut cost.lateness,
+        &mut c.total,
+        &mut c.overage,
+        &mut c.zone,
+        &mut c.congestion,
+        &mut c.risk,
+        &mut c.lateness,
     ] {
         *v = money(*v);
     }
-    let pools = plan
-        .accounting
-        .pools
+    c
+}
+
+fn rounded_pools(pools: &[PoolUsage]) -> Vec<PoolUsage> {
+    pools
         .iter()
         .map(|p| {
             let mut p = p.clone();
@@ -178,10 +174,25 @@ pub fn summary(s: &Scenario, plan: &Plan, source: coverage::Source, timings: Tim
                 c.update_mb = mb(c.update_mb);
                 c.overage_mb = mb(c.overage_mb);
                 c.overage_cost = money(c.overage_cost);
+                c.zone_cost = money(c.zone_cost);
             }
             p
         })
-        .collect();
+        .collect()
+}
+
+fn business_as_usual(s: &Scenario) -> BusinessAsUsual {
+    let a = crate::plan::evaluate::account(s, &[], &[], crate::plan::load_grid(s));
+    BusinessAsUsual {
+        description: "the same billing cycles priced by the same accounting with baseline use only (no release downloads, no bytes spent on it)".into(),
+        cost: rounded_cost(&a.cost),
+        pools: rounded_pools(&a.pools),
+    }
+}
+
+pub fn summary(s: &Scenario, plan: &Plan, source: coverage::Source, timings: Timings) -> Summary {
+    let cost = rounded_cost(&plan.accounting.cost);
+    let pools = rounded_pools(&plan.accounting.pools);
     let regions = plan
         .accounting
         .regions
@@ -228,6 +239,7 @@ pub fn summary(s: &Scenario, plan: &Plan, source: coverage::Source, timings: Tim
             c.total_per_device_not_updated = money(c.total_per_device_not_updated);
             c
         }),
+        business_as_usual: business_as_usual(s),
         stop_rules: s.stop_rules.clone(),
         model_notes: [
             format!(
@@ -267,18 +279,9 @@ fn rounded_baselines(plan: &Plan) -> Vec<crate::plan::baselines::BaselineReport>
         .iter()
         .map(|b| {
             let mut b = b.clone();
-            for v in [
-                &mut b.cost.total,
-                &mut b.cost.overage,
-                &mut b.cost.zone,
-                &mut b.cost.congestion,
-                &mut b.cost.risk,
-                &mut b.cost.lateness,
-                &mut b.spend,
-                &mut b.total,
-            ] {
-                *v = money(*v);
-            }
+            b.cost = rounded_cost(&b.cost);
+            b.spend = money(b.spend);
+            b.total = money(b.total);
             b.saving_spend = money(b.spend - money(cmp.plan_spend));
             b.saving_total = money(b.total - money(cmp.plan_total));
             b.peak_mb_per_hour = mb(b.peak_mb_per_hour);
@@ -335,7 +338,7 @@ pub fn write_plan(
 }
 
 fn round_stats(s: &mut crate::simulate::Stats, f: fn(f64) -> f64) {
-    for v in [&mut s.mean, &mut s.p50, &mut s.p90, &mut s.p99] {
+    for v in [&mut s.mean, &mut s.p10, &mut s.p50, &mut s.p90, &mut s.p99] {
         *v = f(*v);
     }
 }
@@ -346,18 +349,9 @@ pub fn simulation_json(sim: &crate::simulate::Simulation) -> String {
     sim.projected_total = money(sim.projected_total);
     round_stats(&mut sim.cost, money);
     round_stats(&mut sim.overage, money);
-    for c in [&mut sim.mean_cost, &mut sim.projected_cost] {
-        for v in [
-            &mut c.total,
-            &mut c.overage,
-            &mut c.zone,
-            &mut c.congestion,
-            &mut c.risk,
-            &mut c.lateness,
-        ] {
-            *v = money(*v);
-        }
-    }
+    round_stats(&mut sim.spend, money);
+    sim.mean_cost = rounded_cost(&sim.mean_cost);
+    sim.projected_cost = rounded_cost(&sim.projected_cost);
     sim.projection_gap = (sim.projection_gap * 1e6).round() / 1e6;
     sim.completion_rate.mean = (sim.completion_rate.mean * 1e6).round() / 1e6;
     sim.completion_rate.p10 = (sim.completion_rate.p10 * 1e6).round() / 1e6;
@@ -372,6 +366,8 @@ pub fn simulation_json(sim: &crate::simulate::Simulation) -> String {
             round_stats(&mut c.update_mb, mb);
             round_stats(&mut c.overage_mb, mb);
             round_stats(&mut c.overage_cost, money);
+            round_stats(&mut c.zone_cost, money);
+            round_stats(&mut c.invoice, money);
         }
     }
     for r in &mut sim.regions {
@@ -408,7 +404,8 @@ pub fn write_simulation(dir: &Path, sim: &crate::simulate::Simulation) -> io::Re
 }
 
 /// The report's view of a plan: its summary read through the report's own types (the
-/// same serde path `otaplan report` takes from summary.json) and its rows per day.
+/// same serde path `otaplan report` takes from summary.json), its rows and the reasons
+/// of its unscheduled devices. No simulation: `plan` has not simulated yet.
 pub fn report_input(
     s: &Scenario,
     plan: &Plan,
@@ -418,16 +415,29 @@ pub fn report_input(
         .map_err(io::Error::other)?;
     let summary: crate::report::SummaryView =
         serde_json::from_value(value).map_err(io::Error::other)?;
-    let rows: Vec<crate::report::RowUse> = plan
+    let devices = plan
         .rows
         .iter()
         .map(|r| {
             let d = &s.devices[r.device.0 as usize];
-            crate::report::RowUse {
+            crate::report::DeviceRow {
+                device_id: d.id.clone(),
+                wave: s.waves[r.wave].name.clone(),
                 pool_id: s.pool(d.pool).id.clone(),
+                region: s.region(d.region).name.clone(),
+                timezone: d.tz.name().to_string(),
+                payload: r.payload.clone(),
+                payload_bytes: r.payload_bytes,
                 expected_bytes: r.expected_bytes,
-                window_start: utc(r.window_start),
-                roaming: d.zone.is_some(),
+                window_start: r.window_start,
+                window_end: r.window_end,
+                window_start_local: local(r.window_start, d.tz),
+                window_end_local: local(r.window_end, d.tz),
+                p_success: r.p_success,
+                throughput_kbps: r.throughput_kbps,
+                billing_cycle_start: r.billing_cycle_start,
+                zone: d.zone.clone().unwrap_or_default(),
+                reconnect_by: Some(r.reconnect_by),
             }
         })
         .collect();
@@ -435,21 +445,37 @@ pub fn report_input(
         summary,
         simulation: None,
         ignored_simulation: None,
-        days: crate::report::days_of(&rows),
+        devices,
+        unscheduled: plan.unscheduled.iter().map(|u| u.reason.clone()).collect(),
     })
 }
 
-/// Writes `report.html`, `spend.csv` and `spend_by_day.csv` into `dir` atomically.
+/// A report table as CSV text (cells formatted as `report::Cell::text` says).
+pub fn table_csv(t: &crate::report::Table) -> String {
+    let mut out = t.columns.join(",");
+    out.push('\n');
+    for row in &t.rows {
+        let cells: Vec<String> = row.iter().map(|c| csv_field(&c.text())).collect();
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// Writes `report.html`, `report.xlsx`, `spend.csv` and `spend_by_day.csv` into `dir`
+/// atomically (each file).
 pub fn write_report(dir: &Path, r: &crate::report::ReportInput) -> io::Result<()> {
     let html = crate::report::html(r).map_err(io::Error::other)?;
+    let xlsx = crate::report::xlsx(r).map_err(io::Error::other)?;
     write_atomic(&dir.join("report.html"), html.as_bytes())?;
+    write_atomic(&dir.join("report.xlsx"), &xlsx)?;
     write_atomic(
         &dir.join("spend.csv"),
-        crate::report::spend_csv(&r.summary).as_bytes(),
+        table_csv(&crate::report::invoice_table(r)).as_bytes(),
     )?;
     write_atomic(
         &dir.join("spend_by_day.csv"),
-        crate::report::spend_by_day_csv(&r.days).as_bytes(),
+        table_csv(&crate::report::day_table(r)).as_bytes(),
     )?;
     Ok(())
 }

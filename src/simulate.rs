@@ -38,6 +38,7 @@ pub enum SimError {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Stats {
     pub mean: f64,
+    pub p10: f64,
     pub p50: f64,
     pub p90: f64,
     pub p99: f64,
@@ -49,6 +50,7 @@ impl Stats {
         if v.is_empty() {
             return Stats {
                 mean: 0.0,
+                p10: 0.0,
                 p50: 0.0,
                 p90: 0.0,
                 p99: 0.0,
@@ -60,6 +62,7 @@ impl Stats {
         let mean = lo + v.iter().map(|x| x - lo).sum::<f64>() / v.len() as f64;
         Stats {
             mean,
+            p10: quantile(&v, 0.1),
             p50: quantile(&v, 0.5),
             p90: quantile(&v, 0.9),
             p99: quantile(&v, 0.99),
@@ -88,6 +91,9 @@ pub struct CycleStats {
     pub update_mb: Stats,
     pub overage_mb: Stats,
     pub overage_cost: Stats,
+    pub zone_cost: Stats,
+    /// The cycle's invoice: overage cost + zone cost, per run.
+    pub invoice: Stats,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -126,6 +132,8 @@ pub struct Simulation {
     /// Total cost per run (overage, zone, congestion, realised risk, lateness).
     pub cost: Stats,
     pub overage: Stats,
+    /// Cash per run: overage + zone (what the invoices add up to).
+    pub spend: Stats,
     /// Mean of each cost component over the runs (risk is the realised failed attempts).
     pub mean_cost: CostBreakdown,
     /// The plan's projected components, for comparison.
@@ -484,6 +492,11 @@ pub fn simulate(
                     update_mb: col(&|a| a.pools[pi].cycles[ci].update_mb),
                     overage_mb: col(&|a| a.pools[pi].cycles[ci].overage_mb),
                     overage_cost: col(&|a| a.pools[pi].cycles[ci].overage_cost),
+                    zone_cost: col(&|a| a.pools[pi].cycles[ci].zone_cost),
+                    invoice: col(&|a| {
+                        let c = &a.pools[pi].cycles[ci];
+                        c.overage_cost + c.zone_cost
+                    }),
                 })
                 .collect(),
         })
@@ -533,6 +546,7 @@ pub fn simulate(
         projected_total,
         cost,
         overage,
+        spend: col(&|a| a.cost.overage + a.cost.zone),
         mean_cost,
         projected_cost: projected.cost.clone(),
         projection_gap: if projection_gap.is_finite() { projection_gap } else { 0.0 },

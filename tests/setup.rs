@@ -89,6 +89,7 @@ fn this_machine_has_every_prerequisite() {
         "clang headers",
         "chromium",
         "highspy",
+        "openpyxl",
         "botocore",
         "jsonschema",
         "duckdb",

@@ -8,6 +8,7 @@ pub mod export;
 pub mod parquet_guard;
 pub mod parts;
 pub mod plan_csv;
+pub mod plan_folder;
 pub mod progress;
 pub mod table;
 pub mod toml_doc;

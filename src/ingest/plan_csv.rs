@@ -132,28 +132,75 @@ pub fn read_plan(path: &Path, s: &Scenario) -> Result<Vec<PlanRow>, Diagnostics>
     }
 }
 
-/// Reads the columns of `plan.csv` the finance report's daily view needs (`pool_id`,
-/// `expected_bytes`, `window_start`, `zone`), without the scenario.
-pub fn read_row_use(path: &Path) -> Result<Vec<crate::report::RowUse>, Diagnostics> {
+/// Reads `plan.csv` (or .parquet) for the finance report, without the scenario: every
+/// column typed as the Devices sheet writes it. Rows without `device_id`, `pool_id`,
+/// `expected_bytes` or the window are reported.
+pub fn read_device_rows(path: &Path) -> Result<Vec<crate::report::DeviceRow>, Diagnostics> {
     let t = super::table::open_named(path)?;
     let file = t.file.clone();
     let mut diags = Diagnostics::default();
-    let pools = t.texts("pool_id", &mut diags);
+    let text = |c: &str, d: &mut Diagnostics| t.texts(c, d);
+    let (ids, waves, pools, regions) = (
+        text("device_id", &mut diags),
+        text("wave", &mut diags),
+        text("pool_id", &mut diags),
+        text("region", &mut diags),
+    );
+    let (zones_tz, payloads, zones) = (
+        text("timezone", &mut diags),
+        text("payload", &mut diags),
+        text("zone", &mut diags),
+    );
+    let (ws_local, we_local) = (
+        text("window_start_local", &mut diags),
+        text("window_end_local", &mut diags),
+    );
+    let payload_bytes = t.integers("payload_bytes", &mut diags);
     let bytes = t.integers("expected_bytes", &mut diags);
     let starts = t.instants("window_start", &mut diags);
-    let zones = t.texts("zone", &mut diags);
+    let ends = t.instants("window_end", &mut diags);
+    let p_success = t.numbers("p_success", &mut diags);
+    let throughput = t.numbers("throughput_kbps", &mut diags);
+    let cycles = t.instants("billing_cycle_start", &mut diags);
+    let reconnect = t.instants("reconnect_by", &mut diags);
+    let s = |v: &[V<String>], i: usize| match v.get(i) {
+        Some(V::Val(x)) => x.clone(),
+        _ => String::new(),
+    };
     let mut out = Vec::with_capacity(t.height());
     for i in 0..t.height() {
-        match (pools[i].clone(), bytes[i], starts[i]) {
-            (V::Val(pool_id), V::Val(b), V::Val(ws)) if b >= 0 => out.push(crate::report::RowUse {
-                pool_id,
-                expected_bytes: b as u64,
-                window_start: crate::output::utc(ws),
-                roaming: matches!(zones.get(i), Some(V::Val(z)) if !z.is_empty()),
-            }),
+        match (&ids[i], &pools[i], bytes[i], starts[i], ends[i]) {
+            (V::Val(_), V::Val(_), V::Val(b), V::Val(ws), V::Val(we)) if b >= 0 => {
+                out.push(crate::report::DeviceRow {
+                    device_id: s(&ids, i),
+                    wave: s(&waves, i),
+                    pool_id: s(&pools, i),
+                    region: s(&regions, i),
+                    timezone: s(&zones_tz, i),
+                    payload: s(&payloads, i),
+                    payload_bytes: payload_bytes
+                        .get(i)
+                        .and_then(|v| v.ok())
+                        .unwrap_or(0)
+                        .max(0) as u64,
+                    expected_bytes: b as u64,
+                    window_start: ws,
+                    window_end: we,
+                    window_start_local: s(&ws_local, i),
+                    window_end_local: s(&we_local, i),
+                    p_success: p_success.get(i).and_then(|v| v.ok()).unwrap_or(0.0),
+                    throughput_kbps: throughput.get(i).and_then(|v| v.ok()).unwrap_or(0.0),
+                    billing_cycle_start: cycles.get(i).and_then(|v| v.ok()),
+                    zone: s(&zones, i),
+                    reconnect_by: reconnect.get(i).and_then(|v| v.ok()),
+                })
+            }
             _ => diags.push(
-                Diagnostic::error(&file, "needs pool_id, expected_bytes and window_start")
-                    .row(i + 1),
+                Diagnostic::error(
+                    &file,
+                    "needs device_id, pool_id, expected_bytes, window_start and window_end",
+                )
+                .row(i + 1),
             ),
         }
     }

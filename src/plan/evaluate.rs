@@ -46,6 +46,9 @@ pub struct CycleUsage {
     pub update_mb: f64,
     pub overage_mb: f64,
     pub overage_cost: f64,
+    /// Roaming charges of the pool's devices whose download starts in this cycle (zone
+    /// rates; on the same invoice as the cycle's overage).
+    pub zone_cost: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cap_mb: Option<f64>,
     /// MB kept free under `cap_mb` (the pool's `cap_headroom_mb`, or the largest single
@@ -61,6 +64,8 @@ fn is_zero(v: &f64) -> bool {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PoolUsage {
     pub pool_id: String,
+    /// The IANA zone its billing cycles start in (invoice dates are local to it).
+    pub cycle_timezone: String,
     pub cycles: Vec<CycleUsage>,
 }
 
@@ -181,17 +186,23 @@ pub fn account(
     let mut update: Vec<Vec<f64>> = cycles.iter().map(|c| vec![0.0; c.len()]).collect();
     let mut already_mb: Vec<Vec<f64>> = cycles.iter().map(|c| vec![0.0; c.len()]).collect();
     let mut largest: Vec<Vec<f64>> = cycles.iter().map(|c| vec![0.0; c.len()]).collect();
+    let mut zone: Vec<Vec<f64>> = cycles.iter().map(|c| vec![0.0; c.len()]).collect();
     for d in downloads {
         let mb = d.expected_bytes as f64 / 1e6;
-        match d.zone_price {
-            Some(price) => cost.zone += mb * price,
-            None => {
-                let pi = d.pool.0 as usize;
-                if let Some(ci) = billing::cycle_index(&cycles[pi], d.window_start) {
-                    update[pi][ci] += mb;
-                    largest[pi][ci] = largest[pi][ci].max(mb);
+        let pi = d.pool.0 as usize;
+        let ci = billing::cycle_index(&cycles[pi], d.window_start);
+        match (d.zone_price, ci) {
+            (Some(price), _) => {
+                cost.zone += mb * price;
+                if let Some(ci) = ci {
+                    zone[pi][ci] += mb * price;
                 }
             }
+            (None, Some(ci)) => {
+                update[pi][ci] += mb;
+                largest[pi][ci] = largest[pi][ci].max(mb);
+            }
+            (None, None) => {}
         }
         cost.risk += (1.0 - d.p_success) * s.weights.risk_per_failed_attempt;
         if d.counts_lateness {
@@ -200,14 +211,17 @@ pub fn account(
         }
     }
     for sp in spent {
-        match sp.zone_price {
-            Some(price) => cost.zone += sp.mb() * price,
-            None => {
-                let pi = sp.pool.0 as usize;
-                if let Some(ci) = billing::cycle_index(&cycles[pi], sp.at) {
-                    already_mb[pi][ci] += sp.mb();
+        let pi = sp.pool.0 as usize;
+        let ci = billing::cycle_index(&cycles[pi], sp.at);
+        match (sp.zone_price, ci) {
+            (Some(price), _) => {
+                cost.zone += sp.mb() * price;
+                if let Some(ci) = ci {
+                    zone[pi][ci] += sp.mb() * price;
                 }
             }
+            (None, Some(ci)) => already_mb[pi][ci] += sp.mb(),
+            (None, None) => {}
         }
     }
     for (pi, pool) in s.pools.iter().enumerate() {
@@ -234,6 +248,7 @@ pub fn account(
                 update_mb: update[pi][ci],
                 overage_mb: over.0,
                 overage_cost: oc,
+                zone_cost: zone[pi][ci],
                 cap_mb: pool
                     .on_cap
                     .is_hard()
@@ -245,6 +260,7 @@ pub fn account(
         }
         pools.push(PoolUsage {
             pool_id: pool.id.clone(),
+            cycle_timezone: pool.cycle_tz.name().to_string(),
             cycles: cs,
         });
     }

@@ -97,6 +97,27 @@ pub struct PlanRow {
     pub reconnect_by: Instant,
 }
 
+/// plan.csv's columns, in order (the contract's, then `zone` and `reconnect_by`).
+pub const PLAN_COLUMNS: [&str; 17] = [
+    "device_id",
+    "wave",
+    "pool_id",
+    "region",
+    "timezone",
+    "payload",
+    "payload_bytes",
+    "expected_bytes",
+    "window_start",
+    "window_end",
+    "window_start_local",
+    "window_end_local",
+    "p_success",
+    "throughput_kbps",
+    "billing_cycle_start",
+    "zone",
+    "reconnect_by",
+];
+
 /// Minutes a device needs to install and reboot after its download (when
 /// `[stop_rules] install_minutes` does not say).
 pub const DEFAULT_INSTALL_MINUTES: f64 = 10.0;
