@@ -467,7 +467,7 @@ fn plan_and_write(a: &PlanArgs, pb: &indicatif::ProgressBar) -> Result<Planned, 
     timings.plan_steps = steps;
     timings.plan_seconds = clock.elapsed().as_secs_f64();
     pb.set_message("writing");
-    let models_written = export_models(a, &loaded.scenario, &plan)?;
+    let models_written = export_models(a, &plan)?;
     crate::ingest::export::write_plan_folder(
         &a.out,
         &loaded.scenario,
@@ -561,11 +561,7 @@ fn run_planner(
 
 /// Writes `--export-model`'s files (one per model, the wave in the name when there are
 /// several); returns what it wrote, for the closing line.
-fn export_models(
-    a: &PlanArgs,
-    s: &crate::domain::Scenario,
-    plan: &crate::plan::Plan,
-) -> Result<Vec<String>, CliError> {
+fn export_models(a: &PlanArgs, plan: &crate::plan::Plan) -> Result<Vec<String>, CliError> {
     let Some(path) = &a.export_model else {
         return Ok(Vec::new());
     };
@@ -577,7 +573,8 @@ fn export_models(
         } else {
             path.clone()
         };
-        crate::fsutil::write_atomic(&target, lp.to_mps(&s.name).as_bytes())
+        let text = crate::plan::solve::mps(lp).map_err(CliError::internal)?;
+        crate::fsutil::write_atomic(&target, &text)
             .map_err(|e| CliError::internal(format!("cannot write {}: {e}", target.display())))?;
         written.push(if many {
             format!("{} ({wave})", target.display())
