@@ -11,25 +11,17 @@ use crate::plan::{LpReport, Plan, WaveReport};
 use crate::units::Instant;
 use chrono::SecondsFormat;
 use serde::Serialize;
-use std::fmt::Write as _;
 use std::io;
 use std::path::Path;
 
 pub use crate::units::rfc3339_utc as utc;
 
+mod csv_writer;
+pub use csv_writer::{CsvWriter, csv_field, csv_text};
+
 pub fn local(t: Instant, tz: chrono_tz::Tz) -> String {
     t.with_timezone(&tz)
         .to_rfc3339_opts(SecondsFormat::Secs, false)
-}
-
-/// Quotes a CSV field when it needs it (separators, quotes, line breaks, or spaces at
-/// either end, which a reader might trim): the one CSV field writer.
-pub fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) || s.trim() != s {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }
 
 pub const PLAN_COLUMNS: [&str; 17] = [
@@ -54,48 +46,40 @@ pub const PLAN_COLUMNS: [&str; 17] = [
 
 /// `plan.csv` as text.
 pub fn plan_csv(s: &Scenario, plan: &Plan) -> String {
-    let mut out = String::with_capacity(plan.rows.len() * 260 + 256);
-    out.push_str(&PLAN_COLUMNS.join(","));
-    out.push('\n');
-    for r in &plan.rows {
+    let rows = plan.rows.iter().map(|r| {
         let d = &s.devices[r.device.0 as usize];
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{:.6},{:.3},{},{},{}",
-            csv_field(&d.id),
-            csv_field(&s.waves[r.wave].name),
-            csv_field(&s.pool(d.pool).id),
-            csv_field(&s.region(d.region).name),
-            d.tz.name(),
-            csv_field(&r.payload),
-            r.payload_bytes,
-            r.expected_bytes,
+        [
+            d.id.clone(),
+            s.waves[r.wave].name.clone(),
+            s.pool(d.pool).id.clone(),
+            s.region(d.region).name.clone(),
+            d.tz.name().to_string(),
+            r.payload.clone(),
+            r.payload_bytes.to_string(),
+            r.expected_bytes.to_string(),
             utc(r.window_start),
             utc(r.window_end),
             local(r.window_start, d.tz),
             local(r.window_end, d.tz),
-            r.p_success,
-            r.throughput_kbps,
+            format!("{:.6}", r.p_success),
+            format!("{:.3}", r.throughput_kbps),
             r.billing_cycle_start.map(utc).unwrap_or_default(),
-            csv_field(d.zone.as_deref().unwrap_or("")),
+            d.zone.clone().unwrap_or_default(),
             utc(r.reconnect_by),
-        );
-    }
-    out
+        ]
+    });
+    csv_text(&PLAN_COLUMNS, rows)
 }
 
 /// `unscheduled.csv` as text.
 pub fn unscheduled_csv(s: &Scenario, plan: &Plan) -> String {
-    let mut out = String::from("device_id,reason\n");
-    for u in &plan.unscheduled {
-        let _ = writeln!(
-            out,
-            "{},{}",
-            csv_field(&s.devices[u.device.0 as usize].id),
-            csv_field(&u.reason)
-        );
-    }
-    out
+    let rows = plan.unscheduled.iter().map(|u| {
+        [
+            s.devices[u.device.0 as usize].id.as_str(),
+            u.reason.as_str(),
+        ]
+    });
+    csv_text(&["device_id", "reason"], rows)
 }
 
 /// Money rounded for people (once, here).
@@ -292,23 +276,20 @@ fn rounded_baselines(plan: &Plan) -> Vec<crate::plan::baselines::BaselineReport>
 /// download running at `--now`, billed then and carried as load until `load_until`).
 /// A fresh plan writes the header only.
 pub fn spent_csv(s: &Scenario, plan: &Plan) -> String {
-    let mut out = String::from("device_id,kind,bytes,at,load_until\n");
-    for sp in &plan.spent {
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{}",
-            csv_field(&s.devices[sp.device.0 as usize].id),
-            if sp.load_until.is_some() {
-                "in_flight"
-            } else {
-                "used"
-            },
-            sp.bytes,
+    let rows = plan.spent.iter().map(|sp| {
+        [
+            s.devices[sp.device.0 as usize].id.clone(),
+            match sp.load_until {
+                Some(_) => "in_flight",
+                None => "used",
+            }
+            .to_string(),
+            sp.bytes.to_string(),
             utc(sp.at),
-            sp.load_until.map(utc).unwrap_or_default()
-        );
-    }
-    out
+            sp.load_until.map(utc).unwrap_or_default(),
+        ]
+    });
+    csv_text(&["device_id", "kind", "bytes", "at", "load_until"], rows)
 }
 
 /// Writes `plan.csv`, `unscheduled.csv`, `spent.csv` and `summary.json` into `dir`.
