@@ -582,7 +582,17 @@ impl Reader<'_> {
         stop_rules.crash_loop_rate = self.non_negative(t, "stop_rules.", "crash_loop_rate");
         stop_rules.battery_draw_change = self.non_negative(t, "stop_rules.", "battery_draw_change");
         stop_rules.reconnect_minutes = self.non_negative(t, "stop_rules.", "reconnect_minutes");
-        for (k, v) in t.iter().filter(|(k, _)| !known.contains(&k.as_str())) {
+        // Read by the planner (a device's reconnect deadline), so checked like the
+        // thresholds; carried into the plan as written, with the other keys.
+        let install_ok = !t.contains_key("install_minutes")
+            || self
+                .non_negative(t, "stop_rules.", "install_minutes")
+                .is_some();
+        for (k, v) in t
+            .iter()
+            .filter(|(k, _)| !known.contains(&k.as_str()))
+            .filter(|(k, _)| install_ok || k.as_str() != "install_minutes")
+        {
             match serde_json::to_value(v) {
                 Ok(j) => {
                     stop_rules.other.insert(k.clone(), j);
