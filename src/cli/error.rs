@@ -192,4 +192,27 @@ mod tests {
         check(Failure::Usage, 2);
         check(Failure::Internal, 2);
     }
+
+    #[test]
+    fn library_errors_are_classified() {
+        use crate::generate::GenerateError;
+        use crate::plan::{PlanError, SolveError};
+        let solve = |source| CliError::from(PlanError::Solve { source }).code();
+        assert_eq!(solve(SolveError::Infeasible), 1);
+        assert_eq!(solve(SolveError::NoSolutionInTime(5.0)), 1);
+        assert_eq!(solve(SolveError::Unbounded), 2);
+        assert_eq!(solve(SolveError::Solver("crashed".into())), 2);
+        assert_eq!(CliError::from(GenerateError::NoDevices).code(), 2);
+        let write = GenerateError::Io {
+            path: "x".into(),
+            source: std::io::Error::other("disk full"),
+        };
+        assert_eq!(CliError::from(write).code(), 2);
+        assert_eq!(CliError::from(crate::simulate::SimError::NoRuns).code(), 2);
+        let d = crate::diag::Diagnostics(vec![crate::diag::Diagnostic::error("p.csv", "bad")]);
+        assert_eq!(
+            CliError::from(PlanError::Input { diagnostics: d }).code(),
+            1
+        );
+    }
 }
