@@ -218,7 +218,7 @@ pub struct PlanArgs {
     /// Do not price the baselines (global push, rate-limited, local off-peak).
     #[arg(long)]
     pub no_baselines: bool,
-    /// Do not write the finance report (report.html, report.xlsx, spend.csv, spend_by_day.csv).
+    /// Do not write the report (report.html, spend.csv, spend_by_day.csv; `otaplan report` adds report.xlsx).
     #[arg(long)]
     pub no_report: bool,
     /// Re-plan a paused rollout: progress.csv with device_id, state
@@ -284,14 +284,23 @@ pub enum SqlDialect {
     Duckdb,
 }
 
-/// Exit code for bad input or an infeasible plan.
-pub const EXIT_BAD_INPUT: u8 = 1;
-/// Exit code for usage or internal errors.
-pub const EXIT_INTERNAL: u8 = 2;
+mod error;
+pub use error::{CliError, EXIT_BAD_INPUT, EXIT_INTERNAL, Failure};
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            e.print();
+            e.exit_code()
+        }
+    }
+}
+
+/// Runs one command.
+pub fn run(command: Command) -> Result<(), CliError> {
+    match command {
         Command::Validate(a) => validate(&a),
         Command::FitCoverage(a) => fit_coverage(&a),
         Command::Plan(a) => plan(&a),
@@ -299,18 +308,7 @@ pub fn main() -> ExitCode {
         Command::Report(a) => report(&a),
         Command::Serve(a) => serve(a),
         Command::Export(a) => export(&a),
-        Command::Generate(a) => match run_generate(a) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: {e}");
-                let mut source = std::error::Error::source(&e);
-                while let Some(s) = source {
-                    eprintln!("  caused by: {s}");
-                    source = s.source();
-                }
-                ExitCode::from(EXIT_BAD_INPUT)
-            }
-        },
+        Command::Generate(a) => Ok(run_generate(a)?),
     }
 }
 
@@ -324,7 +322,7 @@ fn print_diagnostics(d: &Diagnostics, format: MessageFormat) {
     }
 }
 
-fn validate(a: &ValidateArgs) -> ExitCode {
+fn validate(a: &ValidateArgs) -> Result<(), CliError> {
     let read = ingest::read_scenario(&a.scenario).and_then(|mut loaded| {
         loaded
             .warnings
@@ -335,36 +333,30 @@ fn validate(a: &ValidateArgs) -> ExitCode {
             Ok(loaded)
         }
     });
-    match read {
-        Ok(loaded) => {
-            print_diagnostics(&loaded.warnings, a.format);
-            if a.format == MessageFormat::Text {
-                let s = &loaded.scenario;
-                println!(
-                    "{}: ok — {}, {}, {}, {}, {}, release {}, {} → {} ({})",
-                    s.name,
-                    count(s.devices.len(), "device", "devices"),
-                    count(s.pools.len(), "pool", "pools"),
-                    count(s.regions.len(), "region", "regions"),
-                    count(s.artifacts.len(), "artifact", "artifacts"),
-                    count(s.waves.len(), "wave", "waves"),
-                    s.release,
-                    s.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    s.deadline
-                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    count(loaded.warnings.0.len(), "warning", "warnings")
-                );
-            }
-            ExitCode::SUCCESS
-        }
-        Err(d) => {
-            print_diagnostics(&d, a.format);
-            if a.format == MessageFormat::Text {
-                eprintln!("{}: {}", a.scenario.display(), d.tally());
-            }
-            ExitCode::from(EXIT_BAD_INPUT)
-        }
+    let loaded = read.map_err(|d| {
+        let closing = (a.format == MessageFormat::Text)
+            .then(|| format!("{}: {}", a.scenario.display(), d.tally()));
+        CliError::diagnostics_then(d, a.format, closing)
+    })?;
+    print_diagnostics(&loaded.warnings, a.format);
+    if a.format == MessageFormat::Text {
+        let s = &loaded.scenario;
+        println!(
+            "{}: ok — {}, {}, {}, {}, {}, release {}, {} → {} ({})",
+            s.name,
+            count(s.devices.len(), "device", "devices"),
+            count(s.pools.len(), "pool", "pools"),
+            count(s.regions.len(), "region", "regions"),
+            count(s.artifacts.len(), "artifact", "artifacts"),
+            count(s.waves.len(), "wave", "waves"),
+            s.release,
+            s.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            s.deadline
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            count(loaded.warnings.0.len(), "warning", "warnings")
+        );
     }
+    Ok(())
 }
 
 fn spinner(quiet: bool) -> indicatif::ProgressBar {
@@ -395,144 +387,28 @@ fn plan_preflight(a: &PlanArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn plan(a: &PlanArgs) -> ExitCode {
-    if let Err(e) = plan_preflight(a) {
-        eprintln!("error: {e}; nothing was planned");
-        return ExitCode::from(EXIT_BAD_INPUT);
-    }
+/// A plan made and written, for the closing lines.
+struct Planned {
+    loaded: ingest::Loaded,
+    plan: crate::plan::Plan,
+    models_written: Vec<String>,
+    done: usize,
+    downloading: usize,
+}
+
+fn plan(a: &PlanArgs) -> Result<(), CliError> {
+    plan_preflight(a).map_err(|e| CliError::input(format!("{e}; nothing was planned")))?;
     let pb = spinner(a.quiet);
-    pb.set_message("reading the scenario");
-    let clock = std::time::Instant::now();
-    let mut timings = crate::output::Timings::default();
-    let loaded = match ingest::read_scenario(&a.scenario) {
-        Ok(l) => l,
-        Err(d) => {
-            pb.finish_and_clear();
-            print_diagnostics(&d, MessageFormat::Text);
-            eprintln!(
-                "{}: {}; nothing was planned",
-                a.scenario.display(),
-                count(d.error_count(), "error", "errors")
-            );
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
-    timings.read_seconds = clock.elapsed().as_secs_f64();
-    pb.set_message("loading the coverage model");
-    let clock = std::time::Instant::now();
-    let coverage = match crate::coverage::load(&loaded) {
-        Ok(c) => c,
-        Err(d) => {
-            pb.finish_and_clear();
-            print_diagnostics(&d, MessageFormat::Text);
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
-    let replan = match (&a.progress, &a.now) {
-        (Some(path), Some(now)) => {
-            let original = a.original.as_ref().map(|d| d.join("summary.json"));
-            match ingest::progress::read_replan(
-                &loaded.scenario,
-                path,
-                now,
-                ingest::progress::NowField::CLI,
-                original.as_deref(),
-            ) {
-                Ok(r) => Some(r),
-                Err(d) => return nothing_planned(&pb, &d),
-            }
-        }
-        _ => None,
-    };
-    let (done, downloading) = replan
-        .as_ref()
-        .map_or((0, 0), |r| replanned_counts(&loaded.scenario, &r.progress));
-    let opts = crate::plan::PlanOptions {
-        solve: crate::plan::SolveOptions {
-            time_limit_seconds: a.time_limit,
-            threads: a.threads,
-        },
-        keep_models: a.export_model.is_some(),
-        skip_baselines: a.no_baselines,
-        replan: None,
-    };
-    timings.coverage_seconds = clock.elapsed().as_secs_f64();
-    let clock = std::time::Instant::now();
-    let s = &loaded.scenario;
-    let steps: std::cell::RefCell<Vec<(String, std::time::Instant)>> = Default::default();
-    let tell = |step: &str| {
-        steps
-            .borrow_mut()
-            .push((step.to_string(), std::time::Instant::now()));
-        pb.set_message(step.to_string())
-    };
-    let result = match replan {
-        Some(r) => crate::plan::replan(s, &coverage, r, &opts, &tell),
-        None => crate::plan::plan(s, &coverage, &opts, &tell),
-    };
-    let end = std::time::Instant::now();
-    let steps = steps.into_inner();
-    timings.plan_steps = steps
-        .iter()
-        .enumerate()
-        .map(|(i, (name, t))| {
-            let next = steps.get(i + 1).map_or(end, |n| n.1);
-            crate::output::StepTiming {
-                step: name.clone(),
-                seconds: (next - *t).as_secs_f64(),
-            }
-        })
-        .collect();
-    let plan = match result {
-        Ok(p) => p,
-        Err(crate::plan::PlanError::Input { diagnostics: d }) => {
-            return nothing_planned(&pb, &d);
-        }
-        Err(e) => {
-            pb.finish_and_clear();
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
-    timings.plan_seconds = clock.elapsed().as_secs_f64();
-    pb.set_message("writing");
-    let mut models_written = Vec::new();
-    if let Some(path) = &a.export_model {
-        let many = plan.models.len() > 1;
-        for (wave, lp) in &plan.models {
-            let target = if many {
-                with_suffix(path, wave)
-            } else {
-                path.clone()
-            };
-            if let Err(e) = crate::fsutil::write_atomic(&target, lp.to_mps(&s.name).as_bytes()) {
-                pb.finish_and_clear();
-                eprintln!("error: cannot write {}: {e}", target.display());
-                return ExitCode::from(EXIT_INTERNAL);
-            }
-            models_written.push(if many {
-                format!("{} ({wave})", target.display())
-            } else {
-                target.display().to_string()
-            });
-        }
-    }
-    let written = crate::ingest::export::write_plan_folder(
-        &a.out,
-        s,
-        &plan,
-        coverage.source,
-        timings.clone(),
-        crate::ingest::export::FolderOptions {
-            parquet: a.format == PlanFormat::Parquet,
-            report: !a.no_report,
-        },
-    );
+    let planned = plan_and_write(a, &pb);
     pb.finish_and_clear();
-    if let Err(e) = written {
-        eprintln!("error: cannot write the plan into {}: {e}", a.out.display());
-        return ExitCode::from(EXIT_INTERNAL);
-    }
+    let Planned {
+        loaded,
+        plan,
+        models_written,
+        done,
+        downloading,
+    } = planned?;
+    let s = &loaded.scenario;
     for w in loaded.warnings.warnings() {
         eprintln!("{w}");
     }
@@ -572,18 +448,153 @@ fn plan(a: &PlanArgs) -> ExitCode {
         plan.lp.variables,
         a.out.display()
     );
-    ExitCode::SUCCESS
+    Ok(())
 }
 
-/// Bad re-plan input: every diagnostic, then "N errors; nothing was planned" (exit 1).
-fn nothing_planned(pb: &indicatif::ProgressBar, d: &Diagnostics) -> ExitCode {
-    pb.finish_and_clear();
-    print_diagnostics(d, MessageFormat::Text);
-    eprintln!(
-        "{}; nothing was planned",
-        count(d.error_count(), "error", "errors")
-    );
-    ExitCode::from(EXIT_BAD_INPUT)
+/// `otaplan plan`'s steps, each timed: read the scenario, load the coverage model and
+/// the re-plan's progress, plan, export the models, write the plan folder.
+fn plan_and_write(a: &PlanArgs, pb: &indicatif::ProgressBar) -> Result<Planned, CliError> {
+    pb.set_message("reading the scenario");
+    let clock = std::time::Instant::now();
+    let mut timings = crate::output::Timings::default();
+    let loaded = ingest::read_scenario(&a.scenario).map_err(|d| {
+        let closing = format!(
+            "{}: {}; nothing was planned",
+            a.scenario.display(),
+            count(d.error_count(), "error", "errors")
+        );
+        CliError::diagnostics_then(d, MessageFormat::Text, Some(closing))
+    })?;
+    timings.read_seconds = clock.elapsed().as_secs_f64();
+    pb.set_message("loading the coverage model");
+    let clock = std::time::Instant::now();
+    let coverage = crate::coverage::load(&loaded).map_err(CliError::diagnostics)?;
+    let replan = read_replan(a, &loaded.scenario)?;
+    let (done, downloading) = replan
+        .as_ref()
+        .map_or((0, 0), |r| replanned_counts(&loaded.scenario, &r.progress));
+    timings.coverage_seconds = clock.elapsed().as_secs_f64();
+    let clock = std::time::Instant::now();
+    let (plan, steps) = run_planner(a, &loaded.scenario, &coverage, replan, pb)?;
+    timings.plan_steps = steps;
+    timings.plan_seconds = clock.elapsed().as_secs_f64();
+    pb.set_message("writing");
+    let models_written = export_models(a, &plan)?;
+    crate::ingest::export::write_plan_folder(
+        &a.out,
+        &loaded.scenario,
+        &plan,
+        coverage.source,
+        timings,
+        crate::ingest::export::FolderOptions {
+            parquet: a.format == PlanFormat::Parquet,
+            report: !a.no_report,
+        },
+    )
+    .map_err(|e| {
+        CliError::internal(format!(
+            "cannot write the plan into {}: {e}",
+            a.out.display()
+        ))
+    })?;
+    Ok(Planned {
+        loaded,
+        plan,
+        models_written,
+        done,
+        downloading,
+    })
+}
+
+/// A re-plan's inputs (`--progress` with `--now`), checked against the scenario.
+fn read_replan(
+    a: &PlanArgs,
+    s: &crate::domain::Scenario,
+) -> Result<Option<crate::plan::Replan>, CliError> {
+    let (Some(path), Some(now)) = (&a.progress, &a.now) else {
+        return Ok(None);
+    };
+    let original = a.original.as_ref().map(|d| d.join("summary.json"));
+    ingest::progress::read_replan(
+        s,
+        path,
+        now,
+        ingest::progress::NowField::CLI,
+        original.as_deref(),
+    )
+    .map(Some)
+    .map_err(CliError::nothing_planned)
+}
+
+/// Plans (or re-plans), telling each step to the spinner; returns the plan and the
+/// wall time of each step.
+fn run_planner(
+    a: &PlanArgs,
+    s: &crate::domain::Scenario,
+    coverage: &crate::coverage::CoverageModel,
+    replan: Option<crate::plan::Replan>,
+    pb: &indicatif::ProgressBar,
+) -> Result<(crate::plan::Plan, Vec<crate::output::StepTiming>), CliError> {
+    let opts = crate::plan::PlanOptions {
+        solve: crate::plan::SolveOptions {
+            time_limit_seconds: a.time_limit,
+            threads: a.threads,
+        },
+        keep_models: a.export_model.is_some(),
+        skip_baselines: a.no_baselines,
+        replan: None,
+    };
+    let steps: std::cell::RefCell<Vec<(String, std::time::Instant)>> = Default::default();
+    let tell = |step: &str| {
+        steps
+            .borrow_mut()
+            .push((step.to_string(), std::time::Instant::now()));
+        pb.set_message(step.to_string())
+    };
+    let result = match replan {
+        Some(r) => crate::plan::replan(s, coverage, r, &opts, &tell),
+        None => crate::plan::plan(s, coverage, &opts, &tell),
+    };
+    let end = std::time::Instant::now();
+    let steps = steps.into_inner();
+    let timings = steps
+        .iter()
+        .enumerate()
+        .map(|(i, (name, t))| {
+            let next = steps.get(i + 1).map_or(end, |n| n.1);
+            crate::output::StepTiming {
+                step: name.clone(),
+                seconds: (next - *t).as_secs_f64(),
+            }
+        })
+        .collect();
+    Ok((result?, timings))
+}
+
+/// Writes `--export-model`'s files (one per model, the wave in the name when there are
+/// several); returns what it wrote, for the closing line.
+fn export_models(a: &PlanArgs, plan: &crate::plan::Plan) -> Result<Vec<String>, CliError> {
+    let Some(path) = &a.export_model else {
+        return Ok(Vec::new());
+    };
+    let many = plan.models.len() > 1;
+    let mut written = Vec::new();
+    for (wave, lp) in &plan.models {
+        let target = if many {
+            with_suffix(path, wave)
+        } else {
+            path.clone()
+        };
+        let text = crate::plan::solve::mps(lp).map_err(CliError::internal)?;
+        crate::fsutil::write_atomic(&target, &text)
+            .map_err(|e| CliError::internal(format!("cannot write {}: {e}", target.display())))?;
+        written.push(if many {
+            format!("{} ({wave})", target.display())
+        } else {
+            target.display().to_string()
+        });
+    }
+    Ok(written)
 }
 
 /// Devices of a re-plan that progress.csv reports done or downloading (and that are not
@@ -754,7 +765,7 @@ pub fn run_generate(args: GenerateArgs) -> Result<(), crate::generate::GenerateE
     }
     Ok(())
 }
-fn fit_coverage(a: &FitCoverageArgs) -> ExitCode {
+fn fit_coverage(a: &FitCoverageArgs) -> Result<(), CliError> {
     if let Some(d) = a.emit_sql {
         use crate::coverage::sql::{Dialect, Tables, fit_sql};
         let dialect = match d {
@@ -766,63 +777,47 @@ fn fit_coverage(a: &FitCoverageArgs) -> ExitCode {
             devices: a.devices_table.as_deref().unwrap_or("devices"),
         };
         print!("{}", fit_sql(dialect, &tables));
-        return ExitCode::SUCCESS;
+        return Ok(());
     }
     let started = std::time::Instant::now();
-    let loaded = match ingest::read_scenario(&a.scenario) {
-        Ok(l) => l,
-        Err(d) => {
-            print_diagnostics(&d, a.format);
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
+    let loaded = ingest::read_scenario(&a.scenario)
+        .map_err(|d| CliError::diagnostics_then(d, a.format, None))?;
     let history = match &a.history {
         Some(p) => Some((p.clone(), p.display().to_string())),
         None => ingest::coverage::history_table(&a.scenario),
     };
     let Some((path, file)) = history else {
-        eprintln!(
-            "error: {}: the scenario names no coverage history ([tables] coverage); pass --history FILE",
+        return Err(CliError::input(format!(
+            "{}: the scenario names no coverage history ([tables] coverage); pass --history FILE",
             a.scenario.display()
-        );
-        return ExitCode::from(EXIT_BAD_INPUT);
+        )));
     };
-    let (fitted, warnings) = match crate::coverage::fit_history(&loaded.scenario, &path, &file) {
-        Ok(x) => x,
-        Err(d) => {
-            print_diagnostics(&d, a.format);
-            if a.format == MessageFormat::Text {
-                eprintln!("{file}: {}; no model written", d.tally());
-            }
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
+    let (fitted, warnings) =
+        crate::coverage::fit_history(&loaded.scenario, &path, &file).map_err(|d| {
+            let closing = (a.format == MessageFormat::Text)
+                .then(|| format!("{file}: {}; no model written", d.tally()));
+            CliError::diagnostics_then(d, a.format, closing)
+        })?;
     print_diagnostics(&warnings, a.format);
     let out = a.out.clone().unwrap_or_else(|| {
         PathBuf::from("models").join(format!("{}.parquet", loaded.scenario.name))
     });
-    match ingest::coverage::write_model(&out, &fitted.profiles) {
-        Ok(rows) => {
-            if a.format == MessageFormat::Text {
-                println!(
-                    "{}: fitted {} history rows for {} of {} devices in {:.1} s; wrote {} keys ({} rows) to {}",
-                    loaded.scenario.name,
-                    fitted.rows,
-                    fitted.devices_with_history,
-                    loaded.scenario.devices.len(),
-                    started.elapsed().as_secs_f64(),
-                    fitted.profiles.len(),
-                    rows,
-                    out.display()
-                );
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: cannot write {}: {e}", out.display());
-            ExitCode::from(EXIT_INTERNAL)
-        }
+    let rows = ingest::coverage::write_model(&out, &fitted.profiles)
+        .map_err(|e| CliError::internal(format!("cannot write {}: {e}", out.display())))?;
+    if a.format == MessageFormat::Text {
+        println!(
+            "{}: fitted {} history rows for {} of {} devices in {:.1} s; wrote {} keys ({} rows) to {}",
+            loaded.scenario.name,
+            fitted.rows,
+            fitted.devices_with_history,
+            loaded.scenario.devices.len(),
+            started.elapsed().as_secs_f64(),
+            fitted.profiles.len(),
+            rows,
+            out.display()
+        );
     }
+    Ok(())
 }
 
 /// Checks made before reading the scenario: the plan folder exists, holds a plan.csv,
@@ -862,33 +857,13 @@ fn simulate_preflight(a: &SimulateArgs) -> Result<(), String> {
     crate::fsutil::check_writable_dir(dir).map_err(|e| format!("--plan {e}"))
 }
 
-fn simulate(a: &SimulateArgs) -> ExitCode {
-    if let Err(e) = simulate_preflight(a) {
-        eprintln!("error: {e}; nothing was simulated");
-        return ExitCode::from(EXIT_BAD_INPUT);
-    }
-    let loaded = match ingest::read_scenario(&a.scenario) {
-        Ok(l) => l,
-        Err(d) => {
-            print_diagnostics(&d, MessageFormat::Text);
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
-    let coverage = match crate::coverage::load(&loaded) {
-        Ok(c) => c,
-        Err(d) => {
-            print_diagnostics(&d, MessageFormat::Text);
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
+fn simulate(a: &SimulateArgs) -> Result<(), CliError> {
+    simulate_preflight(a).map_err(|e| CliError::input(format!("{e}; nothing was simulated")))?;
+    let loaded = ingest::read_scenario(&a.scenario).map_err(CliError::diagnostics)?;
+    let coverage = crate::coverage::load(&loaded).map_err(CliError::diagnostics)?;
     let s = &loaded.scenario;
-    let rows = match ingest::plan_csv::read_plan(&a.plan.join("plan.csv"), s) {
-        Ok(r) => r,
-        Err(d) => {
-            print_diagnostics(&d, MessageFormat::Text);
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
+    let rows =
+        ingest::plan_csv::read_plan(&a.plan.join("plan.csv"), s).map_err(CliError::diagnostics)?;
     let bar = if a.quiet {
         indicatif::ProgressBar::hidden()
     } else {
@@ -904,39 +879,24 @@ fn simulate(a: &SimulateArgs) -> ExitCode {
         runs: a.runs,
         seed: a.seed,
     };
-    let spent = match ingest::progress::read_spent(&a.plan.join("spent.csv"), s) {
-        Ok(sp) => sp,
-        Err(d) => {
-            print_diagnostics(&d, MessageFormat::Text);
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
-    let sim = match crate::simulate::simulate(s, &coverage, &rows, &spent, opts, &|| bar.inc(1)) {
-        Ok(sim) => sim,
-        Err(e) => {
-            bar.finish_and_clear();
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
+    let spent = ingest::progress::read_spent(&a.plan.join("spent.csv"), s)
+        .map_err(CliError::diagnostics)?;
+    let sim = crate::simulate::simulate(s, &coverage, &rows, &spent, opts, &|| bar.inc(1));
     bar.finish_and_clear();
-    let sim = match crate::output::plan_digest(&a.plan) {
-        Ok(digest) => crate::simulate::Simulation {
-            plan: Some(digest),
-            ..sim
-        },
-        Err(e) => {
-            eprintln!("error: cannot read the plan in {}: {e}", a.plan.display());
-            return ExitCode::from(EXIT_INTERNAL);
-        }
+    let sim = sim?;
+    let digest = crate::output::plan_digest(&a.plan).map_err(|e| {
+        CliError::internal(format!("cannot read the plan in {}: {e}", a.plan.display()))
+    })?;
+    let sim = crate::simulate::Simulation {
+        plan: Some(digest),
+        ..sim
     };
-    if let Err(e) = crate::output::write_simulation(&a.plan, &sim) {
-        eprintln!(
-            "error: cannot write simulation.json into {}: {e}",
+    crate::output::write_simulation(&a.plan, &sim).map_err(|e| {
+        CliError::internal(format!(
+            "cannot write simulation.json into {}: {e}",
             a.plan.display()
-        );
-        return ExitCode::from(EXIT_INTERNAL);
-    }
+        ))
+    })?;
     println!(
         "{}: {} runs of {} devices in {:.1} s; projected {:.2} {cur}, simulated mean {:.2} (P50 {:.2}, P90 {:.2}, P99 {:.2}), gap {:+.2}%; completion {:.2}% (P10 {:.2}%); written to {}",
         s.name,
@@ -954,36 +914,30 @@ fn simulate(a: &SimulateArgs) -> ExitCode {
         a.plan.join("simulation.json").display(),
         cur = s.currency,
     );
-    ExitCode::SUCCESS
+    Ok(())
 }
 
-fn report(a: &ReportArgs) -> ExitCode {
-    let input = match ingest::plan_folder::read_report_input(&a.dir) {
-        Ok(r) => r,
-        Err(d) => {
-            print_diagnostics(&d, MessageFormat::Text);
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
+fn report(a: &ReportArgs) -> Result<(), CliError> {
+    let input = ingest::plan_folder::read_report_input(&a.dir).map_err(CliError::diagnostics)?;
     if let Some(why) = &input.ignored_simulation {
         eprintln!("warning: {why}");
     }
-    if let Err(e) = crate::output::write_report(&a.dir, &input) {
-        eprintln!(
-            "error: cannot write the report into {}: {e}",
-            a.dir.display()
-        );
-        return ExitCode::from(EXIT_INTERNAL);
-    }
+    crate::output::write_report(&a.dir, &input, crate::output::ReportFiles::WithSpreadsheet)
+        .map_err(|e| {
+            CliError::internal(format!(
+                "cannot write the report into {}: {e}",
+                a.dir.display()
+            ))
+        })?;
     println!(
         "wrote {}, report.xlsx, spend.csv and spend_by_day.csv",
         a.dir.join("report.html").display()
     );
-    ExitCode::SUCCESS
+    Ok(())
 }
 
 /// Resolves `otaplan export`'s arguments, reads the plan folder, exports and writes.
-fn export(a: &ExportArgs) -> ExitCode {
+fn export(a: &ExportArgs) -> Result<(), CliError> {
     let target = match a.to {
         ExportTarget::AwsIotJobs => crate::handoff::Target::AwsIotJobs,
         ExportTarget::Hawkbit => crate::handoff::Target::Hawkbit,
@@ -993,18 +947,12 @@ fn export(a: &ExportArgs) -> ExitCode {
         .out
         .clone()
         .unwrap_or_else(|| a.plan_dir.join(format!("export-{}", target.name())));
-    if let Err(e) = crate::fsutil::check_writable_dir(&out) {
-        eprintln!("error: --out {e}; nothing was exported");
-        return ExitCode::from(EXIT_BAD_INPUT);
-    }
+    crate::fsutil::check_writable_dir(&out)
+        .map_err(|e| CliError::input(format!("--out {e}; nothing was exported")))?;
     let document = match &a.document {
-        Some(p) => match std::fs::read_to_string(p) {
-            Ok(t) => Some(t),
-            Err(e) => {
-                eprintln!("error: cannot read --document {}: {e}", p.display());
-                return ExitCode::from(EXIT_BAD_INPUT);
-            }
-        },
+        Some(p) => Some(std::fs::read_to_string(p).map_err(|e| {
+            CliError::input(format!("cannot read --document {}: {e}", p.display()))
+        })?),
         None => None,
     };
     let opts = crate::handoff::Options {
@@ -1023,37 +971,26 @@ fn export(a: &ExportArgs) -> ExitCode {
         artifact_name: a.artifact_name.clone(),
     };
     let clock = std::time::Instant::now();
-    let exported = crate::handoff::read_plan_dir(&a.plan_dir).and_then(|plan| {
-        let e = crate::handoff::export(&plan, target, &opts)?;
-        Ok((plan, e))
-    });
-    let (plan, e) = match exported {
-        Ok(x) => x,
-        Err(msg) => {
-            eprintln!("error: {msg}; nothing was exported");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
-    match crate::handoff::write_export(&out, &plan, &e) {
-        Ok(files) => {
-            println!(
-                "{}: {} of {} to {} in {:.1} s: {} calls, {} files in {} (README.txt lists the calls in order)",
-                plan.summary.scenario,
-                count(plan.downloads.len(), "device", "devices"),
-                count(plan.summary.waves.len(), "wave", "waves"),
-                target.name(),
-                clock.elapsed().as_secs_f64(),
-                thousands(e.calls.len()),
-                thousands(files.len()),
-                out.display()
-            );
-            ExitCode::SUCCESS
-        }
-        Err(err) => {
-            eprintln!("error: cannot write into {}: {err}", out.display());
-            ExitCode::from(EXIT_INTERNAL)
-        }
-    }
+    let (plan, e) = crate::handoff::read_plan_dir(&a.plan_dir)
+        .and_then(|plan| {
+            let e = crate::handoff::export(&plan, target, &opts)?;
+            Ok((plan, e))
+        })
+        .map_err(|msg| CliError::input(format!("{msg}; nothing was exported")))?;
+    let files = crate::handoff::write_export(&out, &plan, &e)
+        .map_err(|err| CliError::internal(format!("cannot write into {}: {err}", out.display())))?;
+    println!(
+        "{}: {} of {} to {} in {:.1} s: {} calls, {} files in {} (README.txt lists the calls in order)",
+        plan.summary.scenario,
+        count(plan.downloads.len(), "device", "devices"),
+        count(plan.summary.waves.len(), "wave", "waves"),
+        target.name(),
+        clock.elapsed().as_secs_f64(),
+        thousands(e.calls.len()),
+        thousands(files.len()),
+        out.display()
+    );
+    Ok(())
 }
 
 /// Reads a secret (token or key) from a file, trimmed.
@@ -1107,32 +1044,16 @@ fn serve_config(a: ServeArgs) -> Result<(crate::server::ServerConfig, String), S
 }
 
 /// Resolves `otaplan serve`'s arguments and runs the server until it is stopped.
-fn serve(a: ServeArgs) -> ExitCode {
+fn serve(a: ServeArgs) -> Result<(), CliError> {
     #[cfg(target_os = "linux")]
     if let Some(e) = crate::server::restart_with_bounded_arenas() {
         eprintln!(
             "warning: could not restart with MALLOC_ARENA_MAX=2 ({e}); serving with glibc's default arenas"
         );
     }
-    let (cfg, bind) = match serve_config(a) {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_INTERNAL);
-        }
-    };
-    let rt = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(EXIT_INTERNAL);
-        }
-    };
-    match rt.block_on(crate::server::serve(cfg, &bind)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(EXIT_INTERNAL)
-        }
-    }
+    let (cfg, bind) = serve_config(a).map_err(CliError::internal)?;
+    let rt = tokio::runtime::Runtime::new()
+        .map_err(|e| CliError::internal(format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(crate::server::serve(cfg, &bind))
+        .map_err(|e| CliError::internal(e.to_string()))
 }

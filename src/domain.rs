@@ -207,6 +207,10 @@ pub struct StopRules {
     pub battery_draw_change: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reconnect_minutes: Option<f64>,
+    /// Minutes to install and reboot after the download (the planner's reconnect
+    /// deadline; `plan::DEFAULT_INSTALL_MINUTES` when absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub install_minutes: Option<f64>,
     #[serde(flatten)]
     pub other: BTreeMap<String, serde_json::Value>,
 }

@@ -11,73 +11,57 @@ use crate::plan::{LpReport, Plan, WaveReport};
 use crate::units::Instant;
 use chrono::SecondsFormat;
 use serde::Serialize;
-use std::fmt::Write as _;
 use std::io;
 use std::path::Path;
 
 pub use crate::units::rfc3339_utc as utc;
+
+mod csv_writer;
+pub use csv_writer::{CsvWriter, csv_field, csv_text};
 
 pub fn local(t: Instant, tz: chrono_tz::Tz) -> String {
     t.with_timezone(&tz)
         .to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
-/// Quotes a CSV field when it needs it (separators, quotes, line breaks, or spaces at
-/// either end, which a reader might trim): the one CSV field writer.
-pub fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) || s.trim() != s {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 pub use crate::plan::PLAN_COLUMNS;
 
 /// `plan.csv` as text.
 pub fn plan_csv(s: &Scenario, plan: &Plan) -> String {
-    let mut out = String::with_capacity(plan.rows.len() * 260 + 256);
-    out.push_str(&PLAN_COLUMNS.join(","));
-    out.push('\n');
-    for r in &plan.rows {
+    let rows = plan.rows.iter().map(|r| {
         let d = &s.devices[r.device.0 as usize];
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{:.6},{:.3},{},{},{}",
-            csv_field(&d.id),
-            csv_field(&s.waves[r.wave].name),
-            csv_field(&s.pool(d.pool).id),
-            csv_field(&s.region(d.region).name),
-            d.tz.name(),
-            csv_field(&r.payload),
-            r.payload_bytes,
-            r.expected_bytes,
+        [
+            d.id.clone(),
+            s.waves[r.wave].name.clone(),
+            s.pool(d.pool).id.clone(),
+            s.region(d.region).name.clone(),
+            d.tz.name().to_string(),
+            r.payload.clone(),
+            r.payload_bytes.to_string(),
+            r.expected_bytes.to_string(),
             utc(r.window_start),
             utc(r.window_end),
             local(r.window_start, d.tz),
             local(r.window_end, d.tz),
-            r.p_success,
-            r.throughput_kbps,
+            format!("{:.6}", r.p_success),
+            format!("{:.3}", r.throughput_kbps),
             r.billing_cycle_start.map(utc).unwrap_or_default(),
-            csv_field(d.zone.as_deref().unwrap_or("")),
+            d.zone.clone().unwrap_or_default(),
             utc(r.reconnect_by),
-        );
-    }
-    out
+        ]
+    });
+    csv_text(&PLAN_COLUMNS, rows)
 }
 
 /// `unscheduled.csv` as text.
 pub fn unscheduled_csv(s: &Scenario, plan: &Plan) -> String {
-    let mut out = String::from("device_id,reason\n");
-    for u in &plan.unscheduled {
-        let _ = writeln!(
-            out,
-            "{},{}",
-            csv_field(&s.devices[u.device.0 as usize].id),
-            csv_field(&u.reason)
-        );
-    }
-    out
+    let rows = plan.unscheduled.iter().map(|u| {
+        [
+            s.devices[u.device.0 as usize].id.as_str(),
+            u.reason.as_str(),
+        ]
+    });
+    csv_text(&["device_id", "reason"], rows)
 }
 
 /// Money rounded for people (once, here).
@@ -295,23 +279,20 @@ fn rounded_baselines(plan: &Plan) -> Vec<crate::plan::baselines::BaselineReport>
 /// download running at `--now`, billed then and carried as load until `load_until`).
 /// A fresh plan writes the header only.
 pub fn spent_csv(s: &Scenario, plan: &Plan) -> String {
-    let mut out = String::from("device_id,kind,bytes,at,load_until\n");
-    for sp in &plan.spent {
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{}",
-            csv_field(&s.devices[sp.device.0 as usize].id),
-            if sp.load_until.is_some() {
-                "in_flight"
-            } else {
-                "used"
-            },
-            sp.bytes,
+    let rows = plan.spent.iter().map(|sp| {
+        [
+            s.devices[sp.device.0 as usize].id.clone(),
+            match sp.load_until {
+                Some(_) => "in_flight",
+                None => "used",
+            }
+            .to_string(),
+            sp.bytes.to_string(),
             utc(sp.at),
-            sp.load_until.map(utc).unwrap_or_default()
-        );
-    }
-    out
+            sp.load_until.map(utc).unwrap_or_default(),
+        ]
+    });
+    csv_text(&["device_id", "kind", "bytes", "at", "load_until"], rows)
 }
 
 /// Writes `plan.csv`, `unscheduled.csv`, `spent.csv` and `summary.json` into `dir`.
@@ -452,23 +433,45 @@ pub fn report_input(
 
 /// A report table as CSV text (cells formatted as `report::Cell::text` says).
 pub fn table_csv(t: &crate::report::Table) -> String {
-    let mut out = t.columns.join(",");
-    out.push('\n');
-    for row in &t.rows {
-        let cells: Vec<String> = row.iter().map(|c| csv_field(&c.text())).collect();
-        out.push_str(&cells.join(","));
-        out.push('\n');
-    }
-    out
+    let header: Vec<&str> = t.columns.iter().map(|c| c.as_ref()).collect();
+    csv_text(
+        &header,
+        t.rows.iter().map(|row| row.iter().map(|c| c.text())),
+    )
 }
 
-/// Writes `report.html`, `report.xlsx`, `spend.csv` and `spend_by_day.csv` into `dir`
-/// atomically (each file).
-pub fn write_report(dir: &Path, r: &crate::report::ReportInput) -> io::Result<()> {
+/// Which files [`write_report`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFiles {
+    /// `report.html`, `spend.csv` and `spend_by_day.csv`: what `plan` writes. A
+    /// `report.xlsx` left by an earlier `otaplan report` belongs to the plan it replaces
+    /// and is removed.
+    Page,
+    /// Those and `report.xlsx` (`otaplan report`). Its Devices sheet costs about 4 s per
+    /// 100,000 devices (measured on the bench preset), more than planning them, so
+    /// `plan` leaves the spreadsheet to the finance step.
+    WithSpreadsheet,
+}
+
+/// Writes the report's files into `dir`, each atomically.
+pub fn write_report(
+    dir: &Path,
+    r: &crate::report::ReportInput,
+    files: ReportFiles,
+) -> io::Result<()> {
     let html = crate::report::html(r).map_err(io::Error::other)?;
-    let xlsx = crate::report::xlsx(r).map_err(io::Error::other)?;
     write_atomic(&dir.join("report.html"), html.as_bytes())?;
-    write_atomic(&dir.join("report.xlsx"), &xlsx)?;
+    let xlsx_path = dir.join("report.xlsx");
+    match files {
+        ReportFiles::WithSpreadsheet => {
+            let xlsx = crate::report::xlsx(r).map_err(io::Error::other)?;
+            write_atomic(&xlsx_path, &xlsx)?;
+        }
+        ReportFiles::Page => match std::fs::remove_file(&xlsx_path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        },
+    }
     write_atomic(
         &dir.join("spend.csv"),
         table_csv(&crate::report::invoice_table(r)).as_bytes(),

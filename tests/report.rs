@@ -1,6 +1,6 @@
-//! The finance report: `plan` writes report.html, report.xlsx, spend.csv and
-//! spend_by_day.csv; `report DIR` re-writes them from the plan folder (with the
-//! simulation when it replayed this plan). The page renders in headless Chromium and is
+//! The finance report: `plan` writes report.html, spend.csv and spend_by_day.csv;
+//! `report DIR` re-writes them from the plan folder (with the simulation when it
+//! replayed this plan) and adds report.xlsx. The page renders in headless Chromium and is
 //! checked by the text Chromium shows; the spreadsheet is opened with an independent
 //! reader (Python's openpyxl, installed by bin/setup) and its invoices are added up
 //! against spend.csv and summary.json to the cent.
@@ -175,14 +175,22 @@ fn the_report_renders_with_cash_apart_from_shadow_costs_and_invoice_bands() {
     let out = tempfile::tempdir().unwrap();
     let dir = data("minimal");
     run_plan(&dir, out.path(), &[]);
-    for f in [
-        "report.html",
-        "report.xlsx",
-        "spend.csv",
-        "spend_by_day.csv",
-    ] {
+    for f in ["report.html", "spend.csv", "spend_by_day.csv"] {
         assert!(out.path().join(f).exists(), "plan writes {f}");
     }
+    assert!(
+        !out.path().join("report.xlsx").exists(),
+        "the spreadsheet is the finance step's"
+    );
+    simulate(&dir, out.path(), "40");
+    report(out.path());
+    assert!(
+        out.path().join("report.xlsx").exists(),
+        "report writes report.xlsx"
+    );
+    // Planning again into the folder removes the spreadsheet of the plan it replaces.
+    run_plan(&dir, out.path(), &[]);
+    assert!(!out.path().join("report.xlsx").exists());
     simulate(&dir, out.path(), "40");
     report(out.path());
     let html = std::fs::read_to_string(out.path().join("report.html")).unwrap();

@@ -287,6 +287,28 @@ fn slot_minutes_must_divide_the_hour_or_day() {
 }
 
 #[test]
+fn install_minutes_is_checked_like_the_other_stop_rules() {
+    for (value, message) in [("-5", "must not be negative"), ("\"ten\"", "number")] {
+        let errs = errors_after(|d| {
+            edit(
+                d,
+                "scenario.toml",
+                "reconnect_minutes = 30",
+                &format!("reconnect_minutes = 30\ninstall_minutes = {value}"),
+            )
+        });
+        expect(
+            &errs,
+            "scenario.toml",
+            None,
+            "stop_rules.install_minutes",
+            None,
+            message,
+        );
+    }
+}
+
+#[test]
 fn malformed_window_hour() {
     let errs = errors_after(|d| {
         edit(

@@ -474,10 +474,29 @@ impl<'s> Fitter<'s> {
     /// Shrinks every level toward its parent and returns the profiles, plus warnings
     /// (devices without history, unordered history) in `diags`.
     pub fn finish(mut self, diags: &mut CappedDiags) -> Fitted {
-        // Online hours per device cell need the device's sampling interval: the mean gap
-        // between its samples, clamped to [1 minute, 1 day].
-        let intervals: Vec<f64> = self
-            .devices
+        let intervals = self.intervals();
+        self.add_online_hours(&intervals);
+        let has_dropped = self.has_dropped && self.saw_dropped;
+        let mut out: Vec<(String, Profile)> = Vec::new();
+        let radio_prof = self.radio_profiles(has_dropped, &mut out);
+        let regions = Regions::of(self.scenario);
+        self.region_profiles(&regions, &radio_prof, has_dropped, &mut out);
+        let rr_prof = self.region_radio_profiles(&regions, &radio_prof, has_dropped, &mut out);
+        let without = self.device_profiles(&intervals, &rr_prof, has_dropped, &mut out);
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        self.warn(&without, diags);
+        Fitted {
+            profiles: out,
+            rows: self.rows,
+            devices_with_history: self.scenario.devices.len() - without.len(),
+            devices_without_history: without,
+        }
+    }
+
+    /// Each device's sampling interval in hours: the mean gap between its samples,
+    /// clamped to [1 minute, 1 day] (what an online sample counts as online hours).
+    fn intervals(&self) -> Vec<f64> {
+        self.devices
             .iter()
             .map(|s| {
                 if s.n > 1 {
@@ -487,7 +506,11 @@ impl<'s> Fitter<'s> {
                     SINGLE_SAMPLE_INTERVAL_HOURS
                 }
             })
-            .collect();
+            .collect()
+    }
+
+    /// Adds every device's online hours to its groups' cells.
+    fn add_online_hours(&mut self, intervals: &[f64]) {
         for (d, cells) in self.cells.iter().enumerate() {
             let Some(cells) = cells else { continue };
             for &g in &self.groups[d] {
@@ -496,8 +519,13 @@ impl<'s> Fitter<'s> {
                 }
             }
         }
-        let has_dropped = self.has_dropped && self.saw_dropped;
-        let est = |raw: &GroupCell, parent: &HourStats| -> HourStats {
+    }
+
+    /// A group's profile shrunk toward `parent`.
+    fn group_profile(&self, g: usize, parent: &Profile, has_dropped: bool) -> Profile {
+        let gc = &self.group_cells[g];
+        std::array::from_fn(|h| {
+            let raw = &gc[h];
             shrink(
                 raw.n as f64,
                 raw.online as f64,
@@ -506,38 +534,41 @@ impl<'s> Fitter<'s> {
                 raw.drops as f64,
                 raw.online_hours,
                 has_dropped,
-                parent,
+                &parent[h],
             )
-        };
+        })
+    }
 
-        let mut out: Vec<(String, Profile)> = Vec::new();
-        // Radios: toward the built-in priors.
-        let mut radio_prof: HashMap<Radio, Profile> = HashMap::new();
+    /// Radios: toward the built-in priors.
+    fn radio_profiles(
+        &self,
+        has_dropped: bool,
+        out: &mut Vec<(String, Profile)>,
+    ) -> HashMap<Radio, Profile> {
+        let mut radio_prof = HashMap::new();
         for (ri, r) in Radio::ALL.into_iter().enumerate() {
-            let prior = radio_prior(r);
-            let gc = &self.group_cells[ri];
-            let p: Profile = std::array::from_fn(|h| est(&gc[h], &prior[h]));
+            let p = self.group_profile(ri, &radio_prior(r), has_dropped);
             radio_prof.insert(r, p);
             out.push((r.as_str().to_string(), p));
         }
-        // Regions: toward the mix of their devices' radios.
-        let mut region_mix: HashMap<&str, [f64; 4]> = HashMap::new();
-        let mut region_radios: HashMap<&str, [bool; 4]> = HashMap::new();
-        for d in &self.scenario.devices {
-            let name = self.scenario.region(d.region).name.as_str();
-            region_mix.entry(name).or_default()[d.radio as usize] += 1.0;
-            region_radios.entry(name).or_default()[d.radio as usize] = true;
-        }
-        let key_ix: HashMap<&str, usize> = self
-            .group_keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| (k.as_str(), i))
-            .collect();
-        let mut regions: Vec<&str> = region_mix.keys().copied().collect();
-        regions.sort();
-        for name in &regions {
-            let w = region_mix[name];
+        radio_prof
+    }
+
+    fn group_index(&self, key: &str) -> Option<usize> {
+        // The last of equal keys, as a map built from them in order would keep.
+        self.group_keys.iter().rposition(|k| k == key)
+    }
+
+    /// Regions: toward the mix of their devices' radios.
+    fn region_profiles(
+        &self,
+        regions: &Regions,
+        radio_prof: &HashMap<Radio, Profile>,
+        has_dropped: bool,
+        out: &mut Vec<(String, Profile)>,
+    ) {
+        for name in &regions.names {
+            let w = regions.mix[name.as_str()];
             let total: f64 = w.iter().sum();
             let parent: Profile = std::array::from_fn(|h| {
                 let mut p = 0.0;
@@ -557,41 +588,52 @@ impl<'s> Fitter<'s> {
                     samples: 0,
                 }
             });
-            if let Some(&g) = key_ix.get(name) {
-                let gc = &self.group_cells[g];
-                out.push((
-                    name.to_string(),
-                    std::array::from_fn(|h| est(&gc[h], &parent[h])),
-                ));
+            if let Some(g) = self.group_index(name) {
+                out.push((name.clone(), self.group_profile(g, &parent, has_dropped)));
             }
         }
-        // <region>/<radio>: toward the radio (the radio decides reach and speed).
-        let mut rr_prof: HashMap<String, Profile> = HashMap::new();
-        for name in &regions {
+    }
+
+    /// `<region>/<radio>`: toward the radio (the radio decides reach and speed).
+    fn region_radio_profiles(
+        &self,
+        regions: &Regions,
+        radio_prof: &HashMap<Radio, Profile>,
+        has_dropped: bool,
+        out: &mut Vec<(String, Profile)>,
+    ) -> HashMap<String, Profile> {
+        let mut rr_prof = HashMap::new();
+        for name in &regions.names {
             for r in Radio::ALL {
-                if !region_radios[name][r as usize] {
+                if !regions.radios[name.as_str()][r as usize] {
                     continue;
                 }
                 let key = super::CoverageModel::region_radio_key(name, r);
-                let Some(&g) = key_ix.get(key.as_str()) else {
+                let Some(g) = self.group_index(&key) else {
                     continue;
                 };
-                let gc = &self.group_cells[g];
-                let parent = &radio_prof[&r];
-                let p: Profile = std::array::from_fn(|h| est(&gc[h], &parent[h]));
+                let p = self.group_profile(g, &radio_prof[&r], has_dropped);
                 rr_prof.insert(key.clone(), p);
                 out.push((key, p));
             }
         }
-        // Devices: toward their <region>/<radio>.
-        let mut with = 0;
+        rr_prof
+    }
+
+    /// Devices: toward their `<region>/<radio>`. Returns the devices without history.
+    fn device_profiles(
+        &self,
+        intervals: &[f64],
+        rr_prof: &HashMap<String, Profile>,
+        has_dropped: bool,
+        out: &mut Vec<(String, Profile)>,
+    ) -> Vec<String> {
         let mut without = Vec::new();
         for (d, dev) in self.scenario.devices.iter().enumerate() {
             let Some(cells) = &self.cells[d] else {
                 without.push(dev.id.clone());
                 continue;
             };
-            with += 1;
             let region = &self.scenario.region(dev.region).name;
             let parent = &rr_prof[&super::CoverageModel::region_radio_key(region, dev.radio)];
             let iv = intervals[d];
@@ -610,7 +652,11 @@ impl<'s> Fitter<'s> {
             });
             out.push((dev.id.clone(), p));
         }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
+        without
+    }
+
+    /// Warnings: devices without history, rows out of time order.
+    fn warn(&self, without: &[String], diags: &mut CappedDiags) {
         if !without.is_empty() {
             let mut shown: Vec<&str> = without.iter().take(5).map(String::as_str).collect();
             if without.len() > 5 {
@@ -639,12 +685,29 @@ impl<'s> Fitter<'s> {
                 .hint("sort the history by device_id, ts for a complete duplicate check"),
             );
         }
-        Fitted {
-            profiles: out,
-            rows: self.rows,
-            devices_with_history: with,
-            devices_without_history: without,
+    }
+}
+
+/// The scenario's regions in name order, with the count of their devices per radio and
+/// which radios they have.
+struct Regions {
+    names: Vec<String>,
+    mix: HashMap<String, [f64; 4]>,
+    radios: HashMap<String, [bool; 4]>,
+}
+
+impl Regions {
+    fn of(s: &Scenario) -> Regions {
+        let mut mix: HashMap<String, [f64; 4]> = HashMap::new();
+        let mut radios: HashMap<String, [bool; 4]> = HashMap::new();
+        for d in &s.devices {
+            let name = &s.region(d.region).name;
+            mix.entry(name.clone()).or_default()[d.radio as usize] += 1.0;
+            radios.entry(name.clone()).or_default()[d.radio as usize] = true;
         }
+        let mut names: Vec<String> = mix.keys().cloned().collect();
+        names.sort();
+        Regions { names, mix, radios }
     }
 }
 

@@ -342,24 +342,24 @@ fn write_devices_csv(
     width: usize,
     out: &mut dyn std::io::Write,
 ) -> std::io::Result<()> {
+    let mut w = crate::output::CsvWriter::new(out);
     for d in devs {
         let region = cat.regions[d.region].name;
-        writeln!(
-            out,
-            "{},{},{},{},{},{},{},{},{},{},{}",
+        w.row([
             device_id(cat.id_prefix, d.index, width),
-            cat.pools[d.pool].id,
-            region,
-            d.timezone,
-            d.version,
-            d.radio.as_str(),
-            d.canary_eligible,
-            d.critical,
-            d.zone.unwrap_or(""),
-            d.hardware,
+            cat.pools[d.pool].id.to_string(),
+            region.to_string(),
+            d.timezone.to_string(),
+            d.version.to_string(),
+            d.radio.as_str().to_string(),
+            d.canary_eligible.to_string(),
+            d.critical.to_string(),
+            d.zone.unwrap_or("").to_string(),
+            d.hardware.to_string(),
             depot_name(region, d.depot),
-        )?;
+        ])?;
     }
+    w.finish()?;
     Ok(())
 }
 
@@ -378,8 +378,9 @@ fn write_devices(
             let chunks = (0..n)
                 .step_by(DEVICE_CHUNK)
                 .map(|s| s..(s + DEVICE_CHUNK as u64).min(n));
-            let header = DEVICE_COLUMNS.join(",");
-            writeln!(w, "{header}").map_err(io_error(path))?;
+            let mut header = crate::output::CsvWriter::new(&mut *w);
+            header.row(DEVICE_COLUMNS).map_err(io_error(path))?;
+            header.finish().map_err(io_error(path))?;
             for range in chunks {
                 let end = range.end;
                 let devs = draw_chunk(cat, opts.seed, range);

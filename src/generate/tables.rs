@@ -7,6 +7,7 @@ use chrono_tz::Tz;
 
 use super::catalog::{Catalog, PoolKind, WaveSize, WaveSpec, window_hours};
 use super::fleet::FleetTotals;
+use crate::output::csv_text;
 
 /// One `pools` row, numbers already rounded for output.
 #[derive(Debug, Clone, PartialEq)]
@@ -274,72 +275,80 @@ fn opt<T: ToString>(v: Option<T>) -> String {
 }
 
 pub(crate) fn pools_csv(rows: &[PoolRow]) -> String {
-    let mut s = String::from(
-        "pool_id,provider,allowance_mb,cycle_day,cycle_timezone,used_mb,baseline_mb_per_day,on_cap,cap_mb\n",
-    );
-    for r in rows {
-        let _ = writeln!(
-            s,
-            "{},{},{},{},{},{:.1},{:.1},{},{}",
-            r.pool_id,
-            r.provider,
-            r.allowance_mb,
-            r.cycle_day,
-            r.cycle_timezone,
-            r.used_mb,
-            r.baseline_mb_per_day,
-            r.on_cap,
-            opt(r.cap_mb)
-        );
-    }
-    s
+    let header = [
+        "pool_id",
+        "provider",
+        "allowance_mb",
+        "cycle_day",
+        "cycle_timezone",
+        "used_mb",
+        "baseline_mb_per_day",
+        "on_cap",
+        "cap_mb",
+    ];
+    let body = rows.iter().map(|r| {
+        [
+            r.pool_id.to_string(),
+            r.provider.to_string(),
+            r.allowance_mb.to_string(),
+            r.cycle_day.to_string(),
+            r.cycle_timezone.to_string(),
+            format!("{:.1}", r.used_mb),
+            format!("{:.1}", r.baseline_mb_per_day),
+            r.on_cap.to_string(),
+            opt(r.cap_mb),
+        ]
+    });
+    csv_text(&header, body)
 }
 
 pub(crate) fn tiers_csv(cat: &Catalog) -> String {
-    let mut s = String::from("pool_id,up_to_mb,price_per_mb\n");
-    for p in &cat.pools {
-        for (up_to, price) in p.tiers {
-            let _ = writeln!(s, "{},{},{}", p.id, opt(*up_to), price);
-        }
-    }
-    s
+    let body = cat.pools.iter().flat_map(|p| {
+        p.tiers
+            .iter()
+            .map(|(up_to, price)| [p.id.to_string(), opt(*up_to), price.to_string()])
+    });
+    csv_text(&["pool_id", "up_to_mb", "price_per_mb"], body)
 }
 
 pub(crate) fn zone_rates_csv(cat: &Catalog) -> String {
-    let mut s = String::from("pool_id,zone,price_per_mb\n");
-    for p in &cat.pools {
-        for (zone, price) in p.zone_rates {
-            let _ = writeln!(s, "{},{},{}", p.id, zone, price);
-        }
-    }
-    s
+    let body = cat.pools.iter().flat_map(|p| {
+        p.zone_rates
+            .iter()
+            .map(|(zone, price)| [p.id.to_string(), zone.to_string(), price.to_string()])
+    });
+    csv_text(&["pool_id", "zone", "price_per_mb"], body)
 }
 
 pub(crate) fn artifacts_csv(cat: &Catalog) -> String {
-    let mut s = String::from("from_version,to_version,size_bytes,resumable\n");
-    for a in &cat.artifacts {
-        let _ = writeln!(
-            s,
-            "{},{},{},{}",
-            a.from.unwrap_or(""),
-            a.to,
-            a.size_bytes,
-            a.resumable
-        );
-    }
-    s
+    let body = cat.artifacts.iter().map(|a| {
+        [
+            a.from.unwrap_or("").to_string(),
+            a.to.to_string(),
+            a.size_bytes.to_string(),
+            a.resumable.to_string(),
+        ]
+    });
+    csv_text(
+        &["from_version", "to_version", "size_bytes", "resumable"],
+        body,
+    )
 }
 
 pub(crate) fn regions_csv(rows: &[RegionRow]) -> String {
-    let mut s = String::from("region,capacity_mb_per_hour,hard_capacity_mb_per_hour\n");
-    for r in rows {
-        let _ = writeln!(
-            s,
-            "{},{},{}",
-            r.region,
-            r.capacity_mb_per_hour,
-            opt(r.hard_capacity_mb_per_hour)
-        );
-    }
-    s
+    let body = rows.iter().map(|r| {
+        [
+            r.region.to_string(),
+            r.capacity_mb_per_hour.to_string(),
+            opt(r.hard_capacity_mb_per_hour),
+        ]
+    });
+    csv_text(
+        &[
+            "region",
+            "capacity_mb_per_hour",
+            "hard_capacity_mb_per_hour",
+        ],
+        body,
+    )
 }

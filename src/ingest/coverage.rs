@@ -280,6 +280,8 @@ impl History {
         }
     }
 
+    /// Parses one batch: every cell checked, every good row pushed to `out`, every bad
+    /// cell one diagnostic (file, row, column, value).
     fn parse(
         &self,
         df: &DataFrame,
@@ -289,34 +291,61 @@ impl History {
         diags: &mut CappedDiags,
         out: &mut HistoryBatch,
     ) -> PolarsResult<()> {
-        let file = self.file.as_str();
         let n = df.height();
         let dev = df.column("device_id")?.str()?;
+        let ts = self.ts_values(df)?;
+        let online = self.online_values(df)?;
+        let tp = self.throughput_values(df, n)?;
+        let dropped = self.dropped_values(df, n)?;
+        for (i, id) in dev.iter().enumerate() {
+            let row = first_row + i as u64;
+            let at = At {
+                file: self.file.as_str(),
+                row: row as usize,
+                df,
+                i,
+            };
+            let device = at.device(id, cache, ids, diags);
+            let t = at.required(&ts[i], "ts", diags);
+            let on = at.required(&online[i], "online", diags);
+            let kbps = at.throughput(&tp[i], diags);
+            let dr = at.optional(&dropped[i], "dropped", diags);
+            if let (Some(kbps), Some(dr), Some(d), Some(t), Some(on)) = (kbps, dr, device, t, on) {
+                out.push_row(row, d, t, on, kbps, dr);
+            }
+        }
+        Ok(())
+    }
+
+    /// `ts` as seconds since the epoch (text parsed, or a Datetime column of any unit).
+    fn ts_values(&self, df: &DataFrame) -> PolarsResult<Vec<Parsed<i64>>> {
         let ts_col = df.column("ts")?;
-        let ts: Vec<Option<Result<i64, String>>> = if self.ts_is_text {
-            ts_col
+        if self.ts_is_text {
+            return Ok(ts_col
                 .str()?
                 .iter()
                 .map(|s| s.map(|s| parse_ts(s.trim())))
-                .collect()
-        } else {
-            let DataType::Datetime(unit, _) = ts_col.dtype() else {
-                polars_bail!(SchemaMismatch: "ts changed type");
-            };
-            let div = match unit {
-                TimeUnit::Nanoseconds => 1_000_000_000,
-                TimeUnit::Microseconds => 1_000_000,
-                TimeUnit::Milliseconds => 1_000,
-            };
-            ts_col
-                .datetime()?
-                .physical()
-                .iter()
-                .map(|v| v.map(|v| Ok(v.div_euclid(div))))
-                .collect()
+                .collect());
+        }
+        let DataType::Datetime(unit, _) = ts_col.dtype() else {
+            polars_bail!(SchemaMismatch: "ts changed type");
         };
+        let div = match unit {
+            TimeUnit::Nanoseconds => 1_000_000_000,
+            TimeUnit::Microseconds => 1_000_000,
+            TimeUnit::Milliseconds => 1_000,
+        };
+        Ok(ts_col
+            .datetime()?
+            .physical()
+            .iter()
+            .map(|v| v.map(|v| Ok(v.div_euclid(div))))
+            .collect())
+    }
+
+    fn online_values(&self, df: &DataFrame) -> PolarsResult<Vec<Parsed<bool>>> {
         let on_col = df.column("online")?;
-        let online: Vec<Option<Result<bool, String>>> = if self.online_is_text {
+        Ok(if self.online_is_text {
             on_col
                 .str()?
                 .iter()
@@ -324,8 +353,11 @@ impl History {
                 .collect()
         } else {
             on_col.bool()?.iter().map(|v| v.map(Ok)).collect()
-        };
-        let tp: Vec<Option<Result<f64, String>>> = match self.tp {
+        })
+    }
+
+    fn throughput_values(&self, df: &DataFrame, n: usize) -> PolarsResult<Vec<Parsed<f64>>> {
+        Ok(match self.tp {
             None => vec![None; n],
             Some(true) => df
                 .column("throughput_kbps")?
@@ -346,8 +378,11 @@ impl History {
                 .iter()
                 .map(|v| v.map(Ok))
                 .collect(),
-        };
-        let dropped: Vec<Option<Result<bool, String>>> = match self.dropped {
+        })
+    }
+
+    fn dropped_values(&self, df: &DataFrame, n: usize) -> PolarsResult<Vec<Parsed<bool>>> {
+        Ok(match self.dropped {
             None => vec![None; n],
             Some(true) => df
                 .column("dropped")?
@@ -361,128 +396,115 @@ impl History {
                 .iter()
                 .map(|v| v.map(Ok))
                 .collect(),
+        })
+    }
+}
+
+/// A cell of a history batch: empty, a value, or why its text is not one.
+type Parsed<T> = Option<Result<T, String>>;
+
+/// Where a cell is (file, row, and the batch's row `i`), for its diagnostics.
+struct At<'a> {
+    file: &'a str,
+    row: usize,
+    df: &'a DataFrame,
+    i: usize,
+}
+
+impl At<'_> {
+    /// The cell's text as the file holds it, for a diagnostic's value.
+    fn raw(&self, c: &str) -> String {
+        match self.df.column(c) {
+            Ok(col) if col.dtype() == &DataType::String => col
+                .str()
+                .ok()
+                .and_then(|s| s.get(self.i))
+                .unwrap_or("")
+                .to_string(),
+            Ok(col) => col.get(self.i).map(|v| v.to_string()).unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    fn error(&self, message: impl Into<String>, column: &str) -> Diagnostic {
+        Diagnostic::error(self.file, message.into())
+            .row(self.row)
+            .column(column)
+    }
+
+    /// The device's index, or one error: empty, or not in the devices table.
+    fn device(
+        &self,
+        id: Option<&str>,
+        cache: &mut IdCache,
+        ids: &HashMap<&str, u32>,
+        diags: &mut CappedDiags,
+    ) -> Option<u32> {
+        let Some(id) = id.map(str::trim).filter(|s| !s.is_empty()) else {
+            diags.push(self.error("required value is empty", "device_id"));
+            return None;
         };
-        for (i, id) in dev.iter().enumerate() {
-            let row = first_row + i as u64;
-            let r = row as usize;
-            let mut ok = true;
-            let device = match id.map(str::trim).filter(|s| !s.is_empty()) {
-                None => {
-                    diags.push(
-                        Diagnostic::error(file, "required value is empty")
-                            .row(r)
-                            .column("device_id"),
-                    );
-                    None
-                }
-                Some(id) => match cache.get(id, ids) {
-                    Some(d) => Some(d),
-                    None => {
-                        diags.push(
-                            Diagnostic::error(file, "unknown device_id: not in the devices table")
-                                .row(r)
-                                .column("device_id")
-                                .value(id),
-                        );
-                        None
-                    }
-                },
-            };
-            let raw = |c: &str| -> String {
-                match df.column(c) {
-                    Ok(col) if col.dtype() == &DataType::String => col
-                        .str()
-                        .ok()
-                        .and_then(|s| s.get(i))
-                        .unwrap_or("")
-                        .to_string(),
-                    Ok(col) => col.get(i).map(|v| v.to_string()).unwrap_or_default(),
-                    Err(_) => String::new(),
-                }
-            };
-            let t = match &ts[i] {
-                None => {
-                    diags.push(
-                        Diagnostic::error(file, "required value is empty")
-                            .row(r)
-                            .column("ts"),
-                    );
-                    None
-                }
-                Some(Ok(t)) => Some(*t),
-                Some(Err(msg)) => {
-                    diags.push(
-                        Diagnostic::error(file, msg.clone())
-                            .row(r)
-                            .column("ts")
-                            .value(raw("ts")),
-                    );
-                    None
-                }
-            };
-            let on = match &online[i] {
-                None => {
-                    diags.push(
-                        Diagnostic::error(file, "required value is empty")
-                            .row(r)
-                            .column("online"),
-                    );
-                    None
-                }
-                Some(Ok(b)) => Some(*b),
-                Some(Err(msg)) => {
-                    diags.push(
-                        Diagnostic::error(file, msg.clone())
-                            .row(r)
-                            .column("online")
-                            .value(raw("online")),
-                    );
-                    None
-                }
-            };
-            let kbps = match &tp[i] {
-                None => f32::NAN,
-                Some(Ok(v)) if *v < 0.0 => {
-                    diags.push(
-                        Diagnostic::error(file, "throughput must not be negative")
-                            .row(r)
-                            .column("throughput_kbps")
-                            .value(raw("throughput_kbps")),
-                    );
-                    ok = false;
-                    f32::NAN
-                }
-                Some(Ok(v)) => *v as f32,
-                Some(Err(msg)) => {
-                    diags.push(
-                        Diagnostic::error(file, msg.clone())
-                            .row(r)
-                            .column("throughput_kbps")
-                            .value(raw("throughput_kbps")),
-                    );
-                    ok = false;
-                    f32::NAN
-                }
-            };
-            let dr = match &dropped[i] {
-                None => None,
-                Some(Ok(b)) => Some(*b),
-                Some(Err(msg)) => {
-                    diags.push(
-                        Diagnostic::error(file, msg.clone())
-                            .row(r)
-                            .column("dropped")
-                            .value(raw("dropped")),
-                    );
-                    ok = false;
-                    None
-                }
-            };
-            if let (true, Some(d), Some(t), Some(on)) = (ok, device, t, on) {
-                out.push_row(row, d, t, on, kbps, dr);
+        let d = cache.get(id, ids);
+        if d.is_none() {
+            diags.push(
+                self.error("unknown device_id: not in the devices table", "device_id")
+                    .value(id),
+            );
+        }
+        d
+    }
+
+    /// A required cell's value, or one error (empty, or the reason with the value).
+    fn required<T: Copy>(
+        &self,
+        cell: &Parsed<T>,
+        column: &str,
+        diags: &mut CappedDiags,
+    ) -> Option<T> {
+        match cell {
+            None => {
+                diags.push(self.error("required value is empty", column));
+                None
+            }
+            Some(Ok(v)) => Some(*v),
+            Some(Err(msg)) => {
+                diags.push(self.error(msg.clone(), column).value(self.raw(column)));
+                None
             }
         }
-        Ok(())
+    }
+
+    /// An optional cell: `Some(None)` when empty, `None` (the row is rejected) when bad.
+    fn optional<T: Copy>(
+        &self,
+        cell: &Parsed<T>,
+        column: &str,
+        diags: &mut CappedDiags,
+    ) -> Option<Option<T>> {
+        match cell {
+            None => Some(None),
+            Some(Ok(v)) => Some(Some(*v)),
+            Some(Err(msg)) => {
+                diags.push(self.error(msg.clone(), column).value(self.raw(column)));
+                None
+            }
+        }
+    }
+
+    /// Throughput in kbps (NaN when not given); `None` (the row is rejected) when bad.
+    fn throughput(&self, cell: &Parsed<f64>, diags: &mut CappedDiags) -> Option<f32> {
+        const COLUMN: &str = "throughput_kbps";
+        match self.optional(cell, COLUMN, diags)? {
+            None => Some(f32::NAN),
+            Some(v) if v < 0.0 => {
+                diags.push(
+                    self.error("throughput must not be negative", COLUMN)
+                        .value(self.raw(COLUMN)),
+                );
+                None
+            }
+            Some(v) => Some(v as f32),
+        }
     }
 }
 
@@ -563,107 +585,163 @@ pub fn read_model(path: &Path, file: &str) -> Result<Vec<(String, Profile)>, Dia
     if !t.check_shape(&required, &[], &mut diags) {
         return Err(diags);
     }
-    let keys = t.texts("key", &mut diags);
-    let hours = t.integers("hour_of_week", &mut diags);
-    let p = t.numbers("p_online", &mut diags);
-    let tp = t.numbers("throughput_kbps", &mut diags);
-    let dr = t.numbers("drop_rate_per_hour", &mut diags);
-    let samples = t.integers("samples", &mut diags);
-    let mut capped = CappedDiags::default();
-    let mut ix: HashMap<String, usize> = HashMap::new();
-    let mut profiles: Vec<(String, Profile, [bool; HOURS_PER_WEEK])> = Vec::new();
-    let empty = HourStats {
-        p_online: 0.0,
-        throughput_kbps: 1.0,
-        drop_rate_per_hour: 0.0,
-        samples: 0,
+    let cols = ModelColumns {
+        file,
+        keys: t.texts("key", &mut diags),
+        hours: t.integers("hour_of_week", &mut diags),
+        p: t.numbers("p_online", &mut diags),
+        tp: t.numbers("throughput_kbps", &mut diags),
+        dr: t.numbers("drop_rate_per_hour", &mut diags),
+        samples: t.integers("samples", &mut diags),
     };
+    let mut capped = CappedDiags::default();
+    let mut profiles = ModelProfiles::default();
     for i in 0..t.height() {
+        if let Some((k, h, stats)) = cols.row(i, &mut capped) {
+            profiles.add(file, i + 1, k, h, stats, &mut capped);
+        }
+    }
+    profiles.check_complete(file, &mut capped);
+    diags.extend(capped.finish());
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    Ok(profiles.into_profiles())
+}
+
+/// The columns of a `coverage_model` table, read as values.
+struct ModelColumns<'a> {
+    file: &'a str,
+    keys: Vec<V<String>>,
+    hours: Vec<V<i64>>,
+    p: Vec<V<f64>>,
+    tp: Vec<V<f64>>,
+    dr: Vec<V<f64>>,
+    samples: Vec<V<i64>>,
+}
+
+impl ModelColumns<'_> {
+    /// Row `i` as (key, hour of week, stats), or `None` with one error per bad cell.
+    fn row(&self, i: usize, capped: &mut CappedDiags) -> Option<(String, usize, HourStats)> {
         let r = i + 1;
-        let cell_err = |col: &str, v: String, msg: &str| {
-            Diagnostic::error(file, msg).row(r).column(col).value(v)
-        };
         let need = |col: &str, c: &mut CappedDiags, v: bool| {
             if !v {
                 c.push(
-                    Diagnostic::error(file, "required value is empty")
+                    Diagnostic::error(self.file, "required value is empty")
                         .row(r)
                         .column(col),
                 );
             }
         };
-        need("key", &mut capped, !matches!(keys[i], V::Null));
-        need("hour_of_week", &mut capped, !matches!(hours[i], V::Null));
-        need("p_online", &mut capped, !matches!(p[i], V::Null));
-        need("throughput_kbps", &mut capped, !matches!(tp[i], V::Null));
-        need("drop_rate_per_hour", &mut capped, !matches!(dr[i], V::Null));
-        need("samples", &mut capped, !matches!(samples[i], V::Null));
-        let h = hours[i].ok().filter(|h| {
-            let ok = (0..HOURS_PER_WEEK as i64).contains(h);
-            if !ok {
-                capped.push(cell_err(
-                    "hour_of_week",
-                    h.to_string(),
-                    "hour_of_week must be between 0 and 167",
-                ));
-            }
-            ok
-        });
-        let pv = p[i].ok().filter(|v| {
-            let ok = (0.0..=1.0).contains(v);
-            if !ok {
-                capped.push(cell_err(
-                    "p_online",
-                    v.to_string(),
-                    "p_online must be between 0 and 1",
-                ));
-            }
-            ok
-        });
-        let tv = tp[i].ok().filter(|v| {
-            let ok = *v > 0.0;
-            if !ok {
-                capped.push(cell_err(
-                    "throughput_kbps",
-                    v.to_string(),
-                    "throughput must be greater than zero",
-                ));
-            }
-            ok
-        });
-        let dv = dr[i].ok().filter(|v| {
-            let ok = *v >= 0.0;
-            if !ok {
-                capped.push(cell_err(
-                    "drop_rate_per_hour",
-                    v.to_string(),
-                    "drop rate must not be negative",
-                ));
-            }
-            ok
-        });
-        let sv = samples[i].ok().filter(|v| {
-            let ok = *v >= 0;
-            if !ok {
-                capped.push(cell_err(
-                    "samples",
-                    v.to_string(),
-                    "samples must not be negative",
-                ));
-            }
-            ok
-        });
-        let (Some(k), Some(h), Some(pv), Some(tv), Some(dv), Some(sv)) =
-            (keys[i].clone().ok(), h, pv, tv, dv, sv)
-        else {
-            continue;
+        need("key", capped, !matches!(self.keys[i], V::Null));
+        need("hour_of_week", capped, !matches!(self.hours[i], V::Null));
+        need("p_online", capped, !matches!(self.p[i], V::Null));
+        need("throughput_kbps", capped, !matches!(self.tp[i], V::Null));
+        need("drop_rate_per_hour", capped, !matches!(self.dr[i], V::Null));
+        need("samples", capped, !matches!(self.samples[i], V::Null));
+        let rule = |col: &'static str, msg: &'static str| Rule {
+            file: self.file,
+            row: r,
+            col,
+            msg,
         };
-        let at = *ix.entry(k.clone()).or_insert_with(|| {
+        let h = rule("hour_of_week", "hour_of_week must be between 0 and 167").check(
+            self.hours[i],
+            |h| (0..HOURS_PER_WEEK as i64).contains(h),
+            capped,
+        );
+        let pv = rule("p_online", "p_online must be between 0 and 1").check(
+            self.p[i],
+            |v| (0.0..=1.0).contains(v),
+            capped,
+        );
+        let tv = rule("throughput_kbps", "throughput must be greater than zero").check(
+            self.tp[i],
+            |v| *v > 0.0,
+            capped,
+        );
+        let dv = rule("drop_rate_per_hour", "drop rate must not be negative").check(
+            self.dr[i],
+            |v| *v >= 0.0,
+            capped,
+        );
+        let sv = rule("samples", "samples must not be negative").check(
+            self.samples[i],
+            |v| *v >= 0,
+            capped,
+        );
+        let (k, h, pv, tv, dv, sv) = (self.keys[i].clone().ok()?, h?, pv?, tv?, dv?, sv?);
+        let stats = HourStats {
+            p_online: pv,
+            throughput_kbps: tv,
+            drop_rate_per_hour: dv,
+            samples: u32::try_from(sv).unwrap_or(u32::MAX),
+        };
+        Some((k, h as usize, stats))
+    }
+}
+
+/// A rule one cell must keep, and the error that names it.
+struct Rule<'a> {
+    file: &'a str,
+    row: usize,
+    col: &'static str,
+    msg: &'static str,
+}
+
+impl Rule<'_> {
+    /// The cell's value when it keeps the rule; otherwise one error with the value.
+    fn check<T: ToString>(
+        &self,
+        v: V<T>,
+        keeps: impl Fn(&T) -> bool,
+        capped: &mut CappedDiags,
+    ) -> Option<T> {
+        v.ok().filter(|v| {
+            let ok = keeps(v);
+            if !ok {
+                capped.push(
+                    Diagnostic::error(self.file, self.msg)
+                        .row(self.row)
+                        .column(self.col)
+                        .value(v.to_string()),
+                );
+            }
+            ok
+        })
+    }
+}
+
+/// Profiles by key in order of first appearance, with the hours each has seen.
+#[derive(Default)]
+struct ModelProfiles {
+    ix: HashMap<String, usize>,
+    profiles: Vec<(String, Profile, [bool; HOURS_PER_WEEK])>,
+}
+
+impl ModelProfiles {
+    /// Adds one hour of a key's profile; a second row for the same hour is an error.
+    fn add(
+        &mut self,
+        file: &str,
+        r: usize,
+        k: String,
+        h: usize,
+        stats: HourStats,
+        capped: &mut CappedDiags,
+    ) {
+        let empty = HourStats {
+            p_online: 0.0,
+            throughput_kbps: 1.0,
+            drop_rate_per_hour: 0.0,
+            samples: 0,
+        };
+        let profiles = &mut self.profiles;
+        let at = *self.ix.entry(k.clone()).or_insert_with(|| {
             profiles.push((k.clone(), [empty; HOURS_PER_WEEK], [false; HOURS_PER_WEEK]));
             profiles.len() - 1
         });
         let entry = &mut profiles[at];
-        let h = h as usize;
         if entry.2[h] {
             capped.push(
                 Diagnostic::error(file, "duplicate (key, hour_of_week)")
@@ -671,37 +749,35 @@ pub fn read_model(path: &Path, file: &str) -> Result<Vec<(String, Profile)>, Dia
                     .column("hour_of_week")
                     .value(format!("{k} {h}")),
             );
-            continue;
+            return;
         }
         entry.2[h] = true;
-        entry.1[h] = HourStats {
-            p_online: pv,
-            throughput_kbps: tv,
-            drop_rate_per_hour: dv,
-            samples: u32::try_from(sv).unwrap_or(u32::MAX),
-        };
+        entry.1[h] = stats;
     }
-    for (k, _, seen) in &profiles {
-        let have = seen.iter().filter(|s| **s).count();
-        if have < HOURS_PER_WEEK {
-            let missing = seen.iter().position(|s| !*s).unwrap_or(0);
-            capped.push(
-                Diagnostic::error(
-                    file,
-                    format!(
-                        "key has {have} of the 168 hours of the week (hour {missing} is missing)"
-                    ),
-                )
-                .column("key")
-                .value(k.clone()),
-            );
+
+    /// One error per key that lacks an hour of the week.
+    fn check_complete(&self, file: &str, capped: &mut CappedDiags) {
+        for (k, _, seen) in &self.profiles {
+            let have = seen.iter().filter(|s| **s).count();
+            if have < HOURS_PER_WEEK {
+                let missing = seen.iter().position(|s| !*s).unwrap_or(0);
+                capped.push(
+                    Diagnostic::error(
+                        file,
+                        format!(
+                            "key has {have} of the 168 hours of the week (hour {missing} is missing)"
+                        ),
+                    )
+                    .column("key")
+                    .value(k.clone()),
+                );
+            }
         }
     }
-    diags.extend(capped.finish());
-    if diags.has_errors() {
-        return Err(diags);
+
+    fn into_profiles(self) -> Vec<(String, Profile)> {
+        self.profiles.into_iter().map(|(k, p, _)| (k, p)).collect()
     }
-    Ok(profiles.into_iter().map(|(k, p, _)| (k, p)).collect())
 }
 
 /// Writes a model as the contract's `coverage_model` table (Parquet, or CSV when the

@@ -123,7 +123,7 @@ pub fn write_plan_folder(
     }
     if opts.report {
         let input = crate::output::report_input(s, plan, source)?;
-        crate::output::write_report(dir, &input)?;
+        crate::output::write_report(dir, &input, crate::output::ReportFiles::Page)?;
     }
     Ok(())
 }

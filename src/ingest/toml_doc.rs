@@ -578,10 +578,12 @@ impl Reader<'_> {
             "crash_loop_rate",
             "battery_draw_change",
             "reconnect_minutes",
+            "install_minutes",
         ];
         stop_rules.crash_loop_rate = self.non_negative(t, "stop_rules.", "crash_loop_rate");
         stop_rules.battery_draw_change = self.non_negative(t, "stop_rules.", "battery_draw_change");
         stop_rules.reconnect_minutes = self.non_negative(t, "stop_rules.", "reconnect_minutes");
+        stop_rules.install_minutes = self.non_negative(t, "stop_rules.", "install_minutes");
         for (k, v) in t.iter().filter(|(k, _)| !known.contains(&k.as_str())) {
             match serde_json::to_value(v) {
                 Ok(j) => {

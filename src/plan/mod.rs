@@ -135,9 +135,7 @@ pub fn reconnect_by(
 ) -> Instant {
     let install = s
         .stop_rules
-        .other
-        .get("install_minutes")
-        .and_then(|v| v.as_f64())
+        .install_minutes
         .unwrap_or(DEFAULT_INSTALL_MINUTES);
     let reconnect = s
         .stop_rules

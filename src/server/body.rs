@@ -4,7 +4,7 @@
 
 use super::error::{ApiError, ErrorDetail};
 use crate::fsutil::write_atomic;
-use crate::output::csv_field;
+use crate::output::csv_text;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::path::Path;
@@ -152,18 +152,13 @@ pub fn rows_csv(table: &str, rows: &[Row]) -> Result<String, ApiError> {
         }
     }
     let mut bad = Vec::new();
-    let mut out = cols
-        .iter()
-        .map(|c| csv_field(c))
-        .collect::<Vec<_>>()
-        .join(",");
-    out.push('\n');
+    let mut body = Vec::with_capacity(rows.len());
     for (i, r) in rows.iter().enumerate() {
         let cells: Vec<String> = cols
             .iter()
             .map(|c| match r.get(*c) {
                 None | Some(Value::Null) => String::new(),
-                Some(Value::String(s)) => csv_field(s),
+                Some(Value::String(s)) => s.clone(),
                 Some(Value::Bool(b)) => b.to_string(),
                 Some(Value::Number(n)) => n.to_string(),
                 Some(v) => {
@@ -180,9 +175,9 @@ pub fn rows_csv(table: &str, rows: &[Row]) -> Result<String, ApiError> {
                 }
             })
             .collect();
-        out.push_str(&cells.join(","));
-        out.push('\n');
+        body.push(cells);
     }
+    let out = csv_text(&cols, body);
     if bad.is_empty() {
         Ok(out)
     } else {
@@ -290,26 +285,24 @@ pub fn materialise(s: &ScenarioBody, dir: &Path) -> Result<(), ApiError> {
 /// progress table without the column).
 pub fn progress_csv(rows: &[ProgressRow]) -> String {
     let with_at = rows.iter().any(|r| r.at.is_some());
-    let mut out = String::from(if with_at {
-        "device_id,state,bytes_used,at\n"
+    let header: &[&str] = if with_at {
+        &["device_id", "state", "bytes_used", "at"]
     } else {
-        "device_id,state,bytes_used\n"
-    });
-    for r in rows {
-        out.push_str(&format!(
-            "{},{},{}",
-            csv_field(&r.device_id),
-            csv_field(&r.state),
+        &["device_id", "state", "bytes_used"]
+    };
+    let body = rows.iter().map(|r| {
+        let mut cells = vec![
+            r.device_id.clone(),
+            r.state.clone(),
             r.bytes_used
                 .as_ref()
                 .map(|b| b.to_string())
                 .unwrap_or_default(),
-        ));
+        ];
         if with_at {
-            out.push(',');
-            out.push_str(&r.at.as_deref().map(csv_field).unwrap_or_default());
+            cells.push(r.at.clone().unwrap_or_default());
         }
-        out.push('\n');
-    }
-    out
+        cells
+    });
+    csv_text(header, body)
 }
