@@ -175,9 +175,34 @@ pub fn account(
 ) -> Accounting {
     let mut cost = CostBreakdown::default();
     let (bill_until, load_until) = horizon_ends(s.deadline, downloads, spent);
-    // Pools: every cycle overlapping [start, deadline), and after it those a download
-    // (a baseline's) falls in.
-    let mut pools = Vec::with_capacity(s.pools.len());
+    for d in downloads {
+        cost.risk += (1.0 - d.p_success) * s.weights.risk_per_failed_attempt;
+        if d.counts_lateness {
+            cost.lateness +=
+                billing::days(s.start, d.window_start).max(0.0) * s.weights.lateness_per_device_day;
+        }
+    }
+    let pools = pool_usage(s, downloads, spent, bill_until, &mut cost);
+    let regions = region_load(s, downloads, spent, grid, load_until, &mut cost);
+    cost.total = cost.overage + cost.zone + cost.congestion + cost.risk + cost.lateness;
+    Accounting {
+        cost,
+        pools,
+        regions,
+    }
+}
+
+/// Usage and overage of every pool per billing cycle (adding overage and roaming to
+/// `cost`): every cycle overlapping the horizon, and after it those a download (a
+/// baseline's) falls in, up to `bill_until`.
+fn pool_usage(
+    s: &Scenario,
+    downloads: &[Download],
+    spent: &[Spent],
+    bill_until: Instant,
+    cost: &mut CostBreakdown,
+) -> Vec<PoolUsage> {
+    let mut out = Vec::with_capacity(s.pools.len());
     let cycles: Vec<Vec<Cycle>> = s
         .pools
         .iter()
@@ -203,11 +228,6 @@ pub fn account(
                 largest[pi][ci] = largest[pi][ci].max(mb);
             }
             (None, None) => {}
-        }
-        cost.risk += (1.0 - d.p_success) * s.weights.risk_per_failed_attempt;
-        if d.counts_lateness {
-            cost.lateness +=
-                billing::days(s.start, d.window_start).max(0.0) * s.weights.lateness_per_device_day;
         }
     }
     for sp in spent {
@@ -258,13 +278,25 @@ pub fn account(
                     .then(|| pool.cap_headroom.map_or(largest[pi][ci], |h| h.0)),
             });
         }
-        pools.push(PoolUsage {
+        out.push(PoolUsage {
             pool_id: pool.id.clone(),
             cycle_timezone: pool.cycle_tz.name().to_string(),
             cycles: cs,
         });
     }
-    // Regions: expected bytes spread evenly over each window, measured per slot.
+    out
+}
+
+/// Each region's load per slot up to `load_until`, expected bytes spread evenly over each
+/// window (adding congestion above comfortable capacity to `cost`).
+fn region_load(
+    s: &Scenario,
+    downloads: &[Download],
+    spent: &[Spent],
+    grid: LoadGrid,
+    load_until: Instant,
+    cost: &mut CostBreakdown,
+) -> Vec<RegionLoad> {
     let slot = chrono::Duration::minutes(grid.slot_minutes as i64);
     let n = ((grid.end.max(load_until) - grid.start).num_minutes().max(0) as usize)
         .div_ceil(grid.slot_minutes as usize);
@@ -304,13 +336,13 @@ pub fn account(
             spread(&mut load[sp.region.0 as usize], sp.mb(), sp.at, until);
         }
     }
-    let mut regions = Vec::with_capacity(s.regions.len());
+    let mut out = Vec::with_capacity(s.regions.len());
     for (ri, r) in s.regions.iter().enumerate() {
         let cap = r.capacity_mb_per_hour * slot_hours;
         let excess: f64 = load[ri].iter().map(|&l| (l - cap).max(0.0)).sum();
         cost.congestion += excess / MB_PER_GB * s.weights.congestion_per_gb;
         let per_hour: Vec<f64> = load[ri].iter().map(|l| l / slot_hours).collect();
-        regions.push(RegionLoad {
+        out.push(RegionLoad {
             region: r.name.clone(),
             capacity_mb_per_hour: r.capacity_mb_per_hour,
             hard_capacity_mb_per_hour: r.hard_capacity_mb_per_hour,
@@ -319,10 +351,5 @@ pub fn account(
             load_mb_per_hour: per_hour,
         });
     }
-    cost.total = cost.overage + cost.zone + cost.congestion + cost.risk + cost.lateness;
-    Accounting {
-        cost,
-        pools,
-        regions,
-    }
+    out
 }
