@@ -321,9 +321,10 @@ impl Master {
         model.set_option("time_limit", time_limit.unwrap_or(f64::INFINITY).max(0.01));
         // Dual simplex (HiGHS's default) for every solve, the warm re-solves after
         // columns are added included. Primal looks natural there (the last basis stays
-        // primal feasible) but its iterations cost ~7× the dual's on this master: on the
-        // diverse preset at 100k, 12.5k primal iterations took 8.0 s where 30k dual ones
-        // took 2.9 s (measured with both given a whole core).
+        // primal feasible) but is slower on this master. Diverse preset at 100k, the
+        // column-generation LP time, each run at real-time priority on this 2-core
+        // machine: 10.7 s primal against 9.1 s dual with 2 columns per cohort per round,
+        // 14.5 s against 6.8 s with 8.
         model.set_option("simplex_strategy", 1);
         self.solves += 1;
         model.set_option("threads", self.threads.max(1) as i32);
