@@ -230,8 +230,8 @@ pub fn check_whole_minutes(g: &Group) -> Result<(), String> {
             return Err(format!(
                 "device {}'s window {} – {} is not on whole minutes, which rollout systems cannot schedule",
                 g.downloads[0].device_id,
-                crate::output::utc(g.start),
-                crate::output::utc(g.end)
+                crate::units::rfc3339_utc(g.start),
+                crate::units::rfc3339_utc(g.end)
             ));
         }
     }
@@ -277,7 +277,7 @@ pub fn readme(plan: &PlanDir, e: &Export) -> String {
             "  wave {}: {}, gate {} (last download end + {} h soak): check the stop rules before the next wave goes on",
             w.name,
             crate::diag::count(w.devices, "device", "devices"),
-            w.gate.map_or("-".into(), crate::output::utc),
+            w.gate.map_or("-".into(), crate::units::rfc3339_utc),
             w.soak_hours
         );
     }
@@ -295,7 +295,7 @@ pub fn readme(plan: &PlanDir, e: &Export) -> String {
             out,
             "{:>5}  {:<20}  {:<12}  {:<6}  {:<40}  {}",
             c.seq,
-            c.not_before.map_or("-".into(), crate::output::utc),
+            c.not_before.map_or("-".into(), crate::units::rfc3339_utc),
             c.after_gate_of.as_deref().unwrap_or("-"),
             c.method,
             c.body.as_deref().unwrap_or("-"),
