@@ -326,7 +326,7 @@ fn validate(a: &ValidateArgs) -> Result<(), CliError> {
     let read = ingest::read_scenario(&a.scenario).and_then(|mut loaded| {
         loaded
             .warnings
-            .extend(crate::coverage::check_history(&loaded));
+            .extend(crate::ingest::coverage_load::check_history(&loaded));
         if loaded.warnings.has_errors() {
             Err(loaded.warnings)
         } else {
@@ -468,7 +468,7 @@ fn plan_and_write(a: &PlanArgs, pb: &indicatif::ProgressBar) -> Result<Planned, 
     timings.read_seconds = clock.elapsed().as_secs_f64();
     pb.set_message("loading the coverage model");
     let clock = std::time::Instant::now();
-    let coverage = crate::coverage::load(&loaded).map_err(CliError::diagnostics)?;
+    let coverage = crate::ingest::coverage_load::load(&loaded).map_err(CliError::diagnostics)?;
     let replan = read_replan(a, &loaded.scenario)?;
     let (done, downloading) = replan
         .as_ref()
@@ -793,7 +793,7 @@ fn fit_coverage(a: &FitCoverageArgs) -> Result<(), CliError> {
         )));
     };
     let (fitted, warnings) =
-        crate::coverage::fit_history(&loaded.scenario, &path, &file).map_err(|d| {
+        crate::ingest::coverage_load::fit_history(&loaded.scenario, &path, &file).map_err(|d| {
             let closing = (a.format == MessageFormat::Text)
                 .then(|| format!("{file}: {}; no model written", d.tally()));
             CliError::diagnostics_then(d, a.format, closing)
@@ -860,7 +860,7 @@ fn simulate_preflight(a: &SimulateArgs) -> Result<(), String> {
 fn simulate(a: &SimulateArgs) -> Result<(), CliError> {
     simulate_preflight(a).map_err(|e| CliError::input(format!("{e}; nothing was simulated")))?;
     let loaded = ingest::read_scenario(&a.scenario).map_err(CliError::diagnostics)?;
-    let coverage = crate::coverage::load(&loaded).map_err(CliError::diagnostics)?;
+    let coverage = crate::ingest::coverage_load::load(&loaded).map_err(CliError::diagnostics)?;
     let s = &loaded.scenario;
     let rows =
         ingest::plan_csv::read_plan(&a.plan.join("plan.csv"), s).map_err(CliError::diagnostics)?;

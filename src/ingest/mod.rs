@@ -4,6 +4,7 @@
 
 mod build;
 pub mod coverage;
+pub mod coverage_load;
 pub mod export;
 pub mod parquet_guard;
 pub mod parts;

@@ -471,14 +471,14 @@ fn validate(
         ingest::progress::NowField::REQUEST,
         original.as_deref(),
     )?;
-    let coverage = crate::coverage::load(&loaded)?;
+    let coverage = crate::ingest::coverage_load::load(&loaded)?;
     crate::plan::replan::check_progress(&loaded.scenario, &coverage, &replan)?;
     Ok((loaded, Some(replan)))
 }
 
 /// Solves and writes a plan (blocking; runs on a blocking thread).
 fn solve(job: &Job, cfg: &ServerConfig, progress: &dyn Fn(&str)) -> Result<(), String> {
-    let coverage = crate::coverage::load(&job.loaded).map_err(|d| d.to_string())?;
+    let coverage = crate::ingest::coverage_load::load(&job.loaded).map_err(|d| d.to_string())?;
     let s = &job.loaded.scenario;
     let opts = crate::plan::PlanOptions {
         solve: crate::plan::SolveOptions {
