@@ -862,8 +862,8 @@ fn simulate(a: &SimulateArgs) -> Result<(), CliError> {
     let loaded = ingest::read_scenario(&a.scenario).map_err(CliError::diagnostics)?;
     let coverage = crate::ingest::coverage_load::load(&loaded).map_err(CliError::diagnostics)?;
     let s = &loaded.scenario;
-    let rows =
-        ingest::plan_csv::read_plan(&a.plan.join("plan.csv"), s).map_err(CliError::diagnostics)?;
+    let rows = crate::plan_folder::plan_csv::read_plan(&a.plan.join("plan.csv"), s)
+        .map_err(CliError::diagnostics)?;
     let bar = if a.quiet {
         indicatif::ProgressBar::hidden()
     } else {

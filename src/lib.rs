@@ -18,6 +18,7 @@ pub mod ingest;
 pub mod output;
 pub mod payload;
 pub mod plan;
+pub mod plan_folder;
 pub mod report;
 pub mod server;
 pub mod simulate;

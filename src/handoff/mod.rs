@@ -13,20 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// One planned download as the export needs it (a subset of a plan.csv row).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Download {
-    pub device_id: String,
-    pub wave: String,
-    pub window_start: Instant,
-    pub window_end: Instant,
-    /// When the orchestrator should have heard from the device (plan.csv `reconnect_by`;
-    /// `window_end` when the column is absent).
-    pub reconnect_by: Instant,
-    pub payload_bytes: u64,
-    /// 0 when plan.csv has no throughput.
-    pub throughput_kbps: f64,
-}
+pub use crate::plan_folder::plan_csv::Download;
 
 /// What the export needs of `summary.json`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -316,7 +303,7 @@ pub fn read_plan_dir(dir: &Path) -> Result<PlanDir, String> {
     })?;
     let summary: SummaryView =
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    let downloads = crate::ingest::plan_csv::read_downloads(&dir.join("plan.csv"))
+    let downloads = crate::plan_folder::plan_csv::read_downloads(&dir.join("plan.csv"))
         .map_err(|d| d.to_string().trim_end().to_string())?;
     Ok(PlanDir { summary, downloads })
 }

@@ -84,7 +84,7 @@ pub fn read_report_input(dir: &Path) -> Result<ReportInput, Diagnostics> {
             )));
         }
     };
-    let devices = super::plan_csv::read_device_rows(&dir.join("plan.csv"))?;
+    let devices = crate::plan_folder::plan_csv::read_device_rows(&dir.join("plan.csv"))?;
     let unscheduled = unscheduled_reasons(&dir.join("unscheduled.csv"))?;
     let sim_path = dir.join("simulation.json");
     let mut simulation: Option<SimulationView> = match read_optional(&sim_path)? {
