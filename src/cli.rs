@@ -515,11 +515,11 @@ fn read_replan(
         return Ok(None);
     };
     let original = a.original.as_ref().map(|d| d.join("summary.json"));
-    ingest::progress::read_replan(
+    crate::plan_folder::progress::read_replan(
         s,
         path,
         now,
-        ingest::progress::NowField::CLI,
+        crate::plan_folder::progress::NowField::CLI,
         original.as_deref(),
     )
     .map(Some)
@@ -879,7 +879,7 @@ fn simulate(a: &SimulateArgs) -> Result<(), CliError> {
         runs: a.runs,
         seed: a.seed,
     };
-    let spent = ingest::progress::read_spent(&a.plan.join("spent.csv"), s)
+    let spent = crate::plan_folder::progress::read_spent(&a.plan.join("spent.csv"), s)
         .map_err(CliError::diagnostics)?;
     let sim = crate::simulate::simulate(s, &coverage, &rows, &spent, opts, &|| bar.inc(1));
     bar.finish_and_clear();

@@ -467,11 +467,11 @@ fn a_replay_of_a_replanned_folder_costs_its_summary() {
     let coverage = otaplan::ingest::coverage_load::load(&loaded).unwrap();
     let s = &loaded.scenario;
     let p = out.path().join("progress.csv");
-    let r = otaplan::ingest::progress::read_replan(
+    let r = otaplan::plan_folder::progress::read_replan(
         s,
         &p,
         "2027-03-30T00:00:00Z",
-        otaplan::ingest::progress::NowField::CLI,
+        otaplan::plan_folder::progress::NowField::CLI,
         None,
     )
     .unwrap();

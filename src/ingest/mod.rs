@@ -9,7 +9,6 @@ pub mod export;
 pub mod parquet_guard;
 pub mod parts;
 pub mod plan_folder;
-pub mod progress;
 pub mod table;
 pub mod toml_doc;
 

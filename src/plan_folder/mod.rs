@@ -5,3 +5,4 @@
 //! one table reader.
 
 pub mod plan_csv;
+pub mod progress;

@@ -464,11 +464,11 @@ fn validate(
         return Ok((loaded, None));
     };
     let original = Some(dir.join(ORIGINAL_SUMMARY)).filter(|p| p.is_file());
-    let replan = ingest::progress::read_replan(
+    let replan = crate::plan_folder::progress::read_replan(
         &loaded.scenario,
         &dir.join("progress.csv"),
         now,
-        ingest::progress::NowField::REQUEST,
+        crate::plan_folder::progress::NowField::REQUEST,
         original.as_deref(),
     )?;
     let coverage = crate::ingest::coverage_load::load(&loaded)?;
