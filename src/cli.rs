@@ -884,7 +884,7 @@ fn simulate(a: &SimulateArgs) -> Result<(), CliError> {
     let sim = crate::simulate::simulate(s, &coverage, &rows, &spent, opts, &|| bar.inc(1));
     bar.finish_and_clear();
     let sim = sim?;
-    let digest = crate::output::plan_digest(&a.plan).map_err(|e| {
+    let digest = crate::plan_folder::plan_digest(&a.plan).map_err(|e| {
         CliError::internal(format!("cannot read the plan in {}: {e}", a.plan.display()))
     })?;
     let sim = crate::simulate::Simulation {
@@ -918,7 +918,8 @@ fn simulate(a: &SimulateArgs) -> Result<(), CliError> {
 }
 
 fn report(a: &ReportArgs) -> Result<(), CliError> {
-    let input = ingest::plan_folder::read_report_input(&a.dir).map_err(CliError::diagnostics)?;
+    let input = crate::plan_folder::report_input::read_report_input(&a.dir)
+        .map_err(CliError::diagnostics)?;
     if let Some(why) = &input.ignored_simulation {
         eprintln!("warning: {why}");
     }

@@ -8,7 +8,6 @@ pub mod coverage_load;
 pub mod export;
 pub mod parquet_guard;
 pub mod parts;
-pub mod plan_folder;
 pub mod table;
 pub mod toml_doc;
 
