@@ -480,13 +480,13 @@ fn plan_and_write(a: &PlanArgs, pb: &indicatif::ProgressBar) -> Result<Planned, 
     timings.plan_seconds = clock.elapsed().as_secs_f64();
     pb.set_message("writing");
     let models_written = export_models(a, &plan)?;
-    crate::ingest::export::write_plan_folder(
+    crate::plan_folder::write_plan_folder(
         &a.out,
         &loaded.scenario,
         &plan,
         coverage.source,
         timings,
-        crate::ingest::export::FolderOptions {
+        crate::plan_folder::FolderOptions {
             parquet: a.format == PlanFormat::Parquet,
             report: !a.no_report,
         },

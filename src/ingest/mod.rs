@@ -5,7 +5,6 @@
 mod build;
 pub mod coverage;
 pub mod coverage_load;
-pub mod export;
 pub mod parquet_guard;
 pub mod parts;
 pub mod table;

@@ -497,17 +497,18 @@ fn solve(job: &Job, cfg: &ServerConfig, progress: &dyn Fn(&str)) -> Result<(), S
         plan_seconds: t0.elapsed().as_secs_f64(),
         ..Default::default()
     };
-    let folder = crate::ingest::export::FolderOptions {
+    let folder = crate::plan_folder::FolderOptions {
         parquet: false,
         report: true,
     };
     let out = job.dir.join("plan");
-    crate::ingest::export::write_plan_folder(&out, s, &plan, coverage.source, timings, folder)
-        .map_err(|e| {
+    crate::plan_folder::write_plan_folder(&out, s, &plan, coverage.source, timings, folder).map_err(
+        |e| {
             eprintln!(
                 "otaplan serve: plan {}: cannot write the outputs: {e}",
                 job.id
             );
             "the plan could not be written (logged)".to_string()
-        })
+        },
+    )
 }
