@@ -265,7 +265,7 @@ mod tests {
         );
         assert_eq!(
             rfc3339_local(t, chrono_tz::America::St_Johns),
-            "2026-03-28T21:00:00-02:30"
+            "2026-03-28T22:00:00-02:30"
         );
         assert_eq!(rfc3339_utc(t), "2026-03-29T00:30:00Z");
     }
