@@ -6,7 +6,7 @@
 //! second pricing here. Pure apart from the rayon pool: no I/O, no clock.
 
 use crate::coverage::{CoverageModel, Profile, hour_of_week};
-use crate::domain::{Artifact, Scenario};
+use crate::domain::Scenario;
 use crate::plan::evaluate::{self, Accounting, CostBreakdown, Download, Spent};
 use crate::plan::transfer::{PROTOCOL_OVERHEAD, RESUME_OVERHEAD_BYTES};
 use crate::plan::{PlanRow, download_of, load_grid};
@@ -26,10 +26,6 @@ pub struct SimOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
-    #[error(
-        "plan row of device {device}: payload {payload:?} is not a chain of the scenario's artifacts"
-    )]
-    UnknownPayload { device: String, payload: String },
     #[error("--runs must be at least 1")]
     NoRuns,
 }
@@ -179,35 +175,6 @@ struct DeviceSim {
     base: Download,
 }
 
-/// The artifacts a payload label names (`full`, `full@V>W`, `A>B>C`), in order.
-pub fn payload_steps(s: &Scenario, current: &str, label: &str) -> Option<Vec<usize>> {
-    let find = |from: Option<&str>, to: &str| {
-        s.artifacts
-            .iter()
-            .position(|a: &Artifact| a.from.as_deref() == from && a.to == to)
-    };
-    if label == "full" {
-        return Some(vec![find(None, &s.release)?]);
-    }
-    let mut parts = label.split('>');
-    let first = parts.next()?;
-    let mut steps = Vec::new();
-    let mut at = if let Some(v) = first.strip_prefix("full@") {
-        steps.push(find(None, v)?);
-        v
-    } else {
-        if first != current {
-            return None;
-        }
-        first
-    };
-    for v in parts {
-        steps.push(find(Some(at), v)?);
-        at = v;
-    }
-    (at == s.release && !steps.is_empty()).then_some(steps)
-}
-
 /// `[from, to)` split into stretches of one local hour each, with the profile's stats.
 fn segments(profile: &Profile, tz: chrono_tz::Tz, from: Instant, to: Instant) -> Vec<Segment> {
     let mut out: Vec<Segment> = Vec::with_capacity(4);
@@ -268,21 +235,12 @@ fn next_window(
     None
 }
 
-fn prepare(
-    s: &Scenario,
-    coverage: &CoverageModel,
-    rows: &[PlanRow],
-) -> Result<Vec<DeviceSim>, SimError> {
+fn prepare(s: &Scenario, coverage: &CoverageModel, rows: &[PlanRow]) -> Vec<DeviceSim> {
     rows.par_iter()
         .map(|r| {
             let d = &s.devices[r.device.0 as usize];
-            let steps = payload_steps(s, &d.current_version, &r.payload).ok_or_else(|| {
-                SimError::UnknownPayload {
-                    device: d.id.clone(),
-                    payload: r.payload.clone(),
-                }
-            })?;
-            let artifacts = steps
+            let artifacts = r
+                .payload
                 .iter()
                 .map(|&i| (s.artifacts[i].size.0 as f64, s.artifacts[i].resumable))
                 .collect();
@@ -302,11 +260,11 @@ fn prepare(
                 });
                 (a, b) = (na, nb);
             }
-            Ok(DeviceSim {
+            DeviceSim {
                 artifacts,
                 windows,
                 base: download_of(s, r),
-            })
+            }
         })
         .collect()
 }
@@ -453,7 +411,7 @@ pub fn simulate(
     if opts.runs == 0 {
         return Err(SimError::NoRuns);
     }
-    let devs = prepare(s, coverage, rows)?;
+    let devs = prepare(s, coverage, rows);
     let projected = evaluate::account(
         s,
         &rows.iter().map(|r| download_of(s, r)).collect::<Vec<_>>(),

@@ -5,6 +5,7 @@
 use super::table::V;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::domain::{DeviceIdx, Scenario};
+use crate::payload::Steps;
 use crate::plan::PlanRow;
 use std::path::Path;
 
@@ -110,6 +111,14 @@ pub fn read_plan(path: &Path, s: &Scenario) -> Result<Vec<PlanRow>, Diagnostics>
             );
             continue;
         }
+        let current = &s.devices[dev].current_version;
+        let payload = match Steps::parse(&s.artifacts, &s.release, current, &payload) {
+            Ok(steps) => steps,
+            Err(e) => {
+                diags.push(e.diagnostic(&file, row, &payload));
+                continue;
+            }
+        };
         out.push(PlanRow {
             device: DeviceIdx(dev as u32),
             wave: wi,
