@@ -53,7 +53,7 @@ impl Steps {
                 .iter()
                 .position(|a| a.from.as_deref() == from && a.to == to)
                 .ok_or_else(|| LabelError::NoArtifact {
-                    from: from.map_or_else(|| "full".to_string(), str::to_string),
+                    from: from.map(str::to_string),
                     to: to.to_string(),
                 })
         };
@@ -98,8 +98,11 @@ impl Deref for Steps {
 /// Why a payload label names no payload of the device (see [`Steps::parse`]).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum LabelError {
-    #[error("no artifact leads from {from} to {to}")]
-    NoArtifact { from: String, to: String },
+    #[error("{}", match from {
+        Some(from) => format!("no artifact leads from {from} to {to}"),
+        None => format!("no artifact is a full image of {to}"),
+    })]
+    NoArtifact { from: Option<String>, to: String },
     #[error("it starts at {start}, not at the device's current version {current}")]
     NotFromCurrent { start: String, current: String },
     #[error("it ends at {end}, not at the release {release}")]
@@ -368,7 +371,7 @@ mod tests {
         assert_eq!(
             parse("2.2.0", "2.2.0>2.4.0"),
             Err(LabelError::NoArtifact {
-                from: "2.2.0".into(),
+                from: Some("2.2.0".into()),
                 to: "2.4.0".into()
             })
         );
