@@ -326,7 +326,7 @@ fn validate(a: &ValidateArgs) -> Result<(), CliError> {
     let read = ingest::read_scenario(&a.scenario).and_then(|mut loaded| {
         loaded
             .warnings
-            .extend(crate::coverage::check_history(&loaded));
+            .extend(crate::ingest::coverage_load::check_history(&loaded));
         if loaded.warnings.has_errors() {
             Err(loaded.warnings)
         } else {
@@ -468,7 +468,7 @@ fn plan_and_write(a: &PlanArgs, pb: &indicatif::ProgressBar) -> Result<Planned, 
     timings.read_seconds = clock.elapsed().as_secs_f64();
     pb.set_message("loading the coverage model");
     let clock = std::time::Instant::now();
-    let coverage = crate::coverage::load(&loaded).map_err(CliError::diagnostics)?;
+    let coverage = crate::ingest::coverage_load::load(&loaded).map_err(CliError::diagnostics)?;
     let replan = read_replan(a, &loaded.scenario)?;
     let (done, downloading) = replan
         .as_ref()
@@ -480,13 +480,13 @@ fn plan_and_write(a: &PlanArgs, pb: &indicatif::ProgressBar) -> Result<Planned, 
     timings.plan_seconds = clock.elapsed().as_secs_f64();
     pb.set_message("writing");
     let models_written = export_models(a, &plan)?;
-    crate::ingest::export::write_plan_folder(
+    crate::plan_folder::write_plan_folder(
         &a.out,
         &loaded.scenario,
         &plan,
         coverage.source,
         timings,
-        crate::ingest::export::FolderOptions {
+        crate::plan_folder::FolderOptions {
             parquet: a.format == PlanFormat::Parquet,
             report: !a.no_report,
         },
@@ -515,11 +515,11 @@ fn read_replan(
         return Ok(None);
     };
     let original = a.original.as_ref().map(|d| d.join("summary.json"));
-    ingest::progress::read_replan(
+    crate::plan_folder::progress::read_replan(
         s,
         path,
         now,
-        ingest::progress::NowField::CLI,
+        crate::plan_folder::progress::NowField::CLI,
         original.as_deref(),
     )
     .map(Some)
@@ -793,7 +793,7 @@ fn fit_coverage(a: &FitCoverageArgs) -> Result<(), CliError> {
         )));
     };
     let (fitted, warnings) =
-        crate::coverage::fit_history(&loaded.scenario, &path, &file).map_err(|d| {
+        crate::ingest::coverage_load::fit_history(&loaded.scenario, &path, &file).map_err(|d| {
             let closing = (a.format == MessageFormat::Text)
                 .then(|| format!("{file}: {}; no model written", d.tally()));
             CliError::diagnostics_then(d, a.format, closing)
@@ -860,10 +860,10 @@ fn simulate_preflight(a: &SimulateArgs) -> Result<(), String> {
 fn simulate(a: &SimulateArgs) -> Result<(), CliError> {
     simulate_preflight(a).map_err(|e| CliError::input(format!("{e}; nothing was simulated")))?;
     let loaded = ingest::read_scenario(&a.scenario).map_err(CliError::diagnostics)?;
-    let coverage = crate::coverage::load(&loaded).map_err(CliError::diagnostics)?;
+    let coverage = crate::ingest::coverage_load::load(&loaded).map_err(CliError::diagnostics)?;
     let s = &loaded.scenario;
-    let rows =
-        ingest::plan_csv::read_plan(&a.plan.join("plan.csv"), s).map_err(CliError::diagnostics)?;
+    let rows = crate::plan_folder::plan_csv::read_plan(&a.plan.join("plan.csv"), s)
+        .map_err(CliError::diagnostics)?;
     let bar = if a.quiet {
         indicatif::ProgressBar::hidden()
     } else {
@@ -879,12 +879,12 @@ fn simulate(a: &SimulateArgs) -> Result<(), CliError> {
         runs: a.runs,
         seed: a.seed,
     };
-    let spent = ingest::progress::read_spent(&a.plan.join("spent.csv"), s)
+    let spent = crate::plan_folder::progress::read_spent(&a.plan.join("spent.csv"), s)
         .map_err(CliError::diagnostics)?;
     let sim = crate::simulate::simulate(s, &coverage, &rows, &spent, opts, &|| bar.inc(1));
     bar.finish_and_clear();
     let sim = sim?;
-    let digest = crate::output::plan_digest(&a.plan).map_err(|e| {
+    let digest = crate::plan_folder::plan_digest(&a.plan).map_err(|e| {
         CliError::internal(format!("cannot read the plan in {}: {e}", a.plan.display()))
     })?;
     let sim = crate::simulate::Simulation {
@@ -918,7 +918,8 @@ fn simulate(a: &SimulateArgs) -> Result<(), CliError> {
 }
 
 fn report(a: &ReportArgs) -> Result<(), CliError> {
-    let input = ingest::plan_folder::read_report_input(&a.dir).map_err(CliError::diagnostics)?;
+    let input = crate::plan_folder::report_input::read_report_input(&a.dir)
+        .map_err(CliError::diagnostics)?;
     if let Some(why) = &input.ignored_simulation {
         eprintln!("warning: {why}");
     }

@@ -2,8 +2,8 @@
 //! pool overage and network congestion cost the least, inside each device's local
 //! off-peak hours, in staged waves, by the deadline.
 //!
-//! The library is the product; the CLI (`cli`) and later the HTTP server are front ends
-//! over it. See ARCHITECTURE.md for the codemap and invariants.
+//! The library is the product; the CLI (`cli`) and the HTTP server (`server`) are front
+//! ends over it. See ARCHITECTURE.md for the codemap and invariants.
 #![forbid(unsafe_code)]
 
 pub mod billing;
@@ -18,6 +18,7 @@ pub mod ingest;
 pub mod output;
 pub mod payload;
 pub mod plan;
+pub mod plan_folder;
 pub mod report;
 pub mod server;
 pub mod simulate;

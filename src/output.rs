@@ -358,24 +358,6 @@ pub fn simulation_json(sim: &crate::simulate::Simulation) -> String {
     serde_json::to_string_pretty(&sim).unwrap_or_default() + "\n"
 }
 
-/// The content hash of a plan folder's `plan.csv` and `summary.json` (SHA-256 over both,
-/// each preceded by its length): what `simulation.json` records as the plan it replayed.
-pub fn plan_digest(dir: &Path) -> io::Result<String> {
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    for name in ["plan.csv", "summary.json"] {
-        let bytes = std::fs::read(dir.join(name))?;
-        ctx.update(&(bytes.len() as u64).to_le_bytes());
-        ctx.update(&bytes);
-    }
-    let hex: String = ctx
-        .finish()
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    Ok(format!("sha256:{hex}"))
-}
-
 /// Writes `simulation.json` into `dir` atomically.
 pub fn write_simulation(dir: &Path, sim: &crate::simulate::Simulation) -> io::Result<()> {
     write_atomic(

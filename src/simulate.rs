@@ -117,7 +117,7 @@ pub struct Completion {
 /// What `simulation.json` holds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Simulation {
-    /// The plan replayed: [`crate::output::plan_digest`] of its folder, set by the front
+    /// The plan replayed: [`crate::plan_folder::plan_digest`] of its folder, set by the front
     /// end that read the folder (the report ignores a simulation of another plan).
     pub plan: Option<String>,
     pub runs: usize,

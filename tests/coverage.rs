@@ -8,7 +8,7 @@ use otaplan::coverage::fit::{CappedDiags, Fitted, Fitter, HistoryBatch};
 use otaplan::coverage::{self, HOURS_PER_WEEK, HourStats, Profile, Source, hour_of_week};
 use otaplan::diag::Diagnostic;
 use otaplan::domain::Scenario;
-use otaplan::ingest::{Loaded, read_scenario};
+use otaplan::ingest::{Loaded, coverage_load, read_scenario};
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -300,7 +300,7 @@ fn expect(errs: &[Diagnostic], row: usize, column: &str, value: Option<&str>, ms
 #[test]
 fn bad_history_is_reported_row_by_row() {
     let l = loaded("coverage-bad");
-    let d = coverage::check_history(&l);
+    let d = coverage_load::check_history(&l);
     let errs = errors_of(&d);
     expect(&errs, 2, "device_id", Some("zz9"), "unknown device_id");
     expect(&errs, 3, "ts", None, "duplicate (device_id, ts)");
@@ -323,7 +323,7 @@ fn bad_history_is_reported_row_by_row() {
             .any(|w| w.message.contains("no coverage history")),
         "{d}"
     );
-    assert!(coverage::load(&l).is_err());
+    assert!(coverage_load::load(&l).is_err());
 
     // The CLI agrees: exit 1 with every error on stderr, for fit-coverage and validate.
     let out_dir = tempfile::tempdir().unwrap();
@@ -373,7 +373,7 @@ fn many_bad_rows_are_capped_not_listed() {
     }
     fs::write(d.path().join("coverage.csv"), csv).unwrap();
     let l = read_scenario(d.path()).unwrap();
-    let diags = coverage::check_history(&l);
+    let diags = coverage_load::check_history(&l);
     assert!(diags.0.len() < 30, "{} diagnostics", diags.0.len());
     assert!(
         diags.errors().any(|e| e.message.contains("4980 more rows")),
@@ -402,7 +402,7 @@ fn fit_coverage_writes_a_model_that_loads_back() {
 
     // Fitted on the fly from the history…
     let l = read_scenario(d.path()).unwrap();
-    let on_the_fly = coverage::load(&l).unwrap();
+    let on_the_fly = coverage_load::load(&l).unwrap();
     assert_eq!(on_the_fly.source, Source::History);
     // …and read back from the written model: the same numbers.
     let toml = fs::read_to_string(d.path().join("scenario.toml")).unwrap();
@@ -415,9 +415,9 @@ fn fit_coverage_writes_a_model_that_loads_back() {
     )
     .unwrap();
     let l2 = read_scenario(d.path()).unwrap();
-    let from_file = coverage::load(&l2).unwrap();
+    let from_file = coverage_load::load(&l2).unwrap();
     assert_eq!(from_file.source, Source::Model);
-    assert!(coverage::check_history(&l2).0.is_empty());
+    assert!(coverage_load::check_history(&l2).0.is_empty());
     // 4 devices with history, 4 regions, 4 region/radio groups, 4 radios.
     assert_eq!(from_file.profiles().len(), 16);
     for (k, p) in on_the_fly.profiles() {
@@ -483,7 +483,7 @@ fn a_bad_model_file_is_reported_like_a_table() {
     )
     .unwrap();
     let l = read_scenario(d.path()).unwrap();
-    let errs = errors_of(&coverage::load(&l).unwrap_err());
+    let errs = errors_of(&coverage_load::load(&l).unwrap_err());
     let has = |row: Option<usize>, col: &str, msg: &str| {
         errs.iter().any(|e| {
             e.file == "model.csv"
@@ -532,7 +532,7 @@ fn parquet_history_with_timestamp_columns_fits() {
     )
     .unwrap();
     let l = read_scenario(d.path()).unwrap();
-    let m = coverage::load(&l).unwrap();
+    let m = coverage_load::load(&l).unwrap();
     let p = m.get("c01").unwrap();
     assert_eq!(p.iter().map(|s| s.samples).sum::<u32>(), 48);
 }
@@ -556,7 +556,7 @@ proptest! {
             fs::write(d.path().join("scenario.toml"), toml.replace("coverage.csv", "coverage.parquet")).unwrap();
         }
         let l = read_scenario(d.path()).unwrap();
-        let diags = coverage::check_history(&l);
+        let diags = coverage_load::check_history(&l);
         prop_assert!(diags.has_errors() || !diags.0.is_empty());
     }
 }

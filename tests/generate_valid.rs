@@ -24,7 +24,7 @@ fn problems(preset: PresetArg, devices: usize, seed: u64, coverage_days: u32) ->
     match otaplan::ingest::read_scenario(dir.path()) {
         Err(d) => d.to_string(),
         Ok(loaded) => {
-            let d = otaplan::coverage::check_history(&loaded);
+            let d = otaplan::ingest::coverage_load::check_history(&loaded);
             if d.has_errors() {
                 d.to_string()
             } else {

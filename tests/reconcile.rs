@@ -180,7 +180,7 @@ fn a_plan_leaving_devices_out_is_compared_like_for_like() {
 fn leaving_any_device_out_never_shows_as_a_saving() {
     for fixture in ["minimal", "reset", "binding-cap"] {
         let loaded = otaplan::ingest::read_scenario(&data(fixture)).unwrap();
-        let coverage = otaplan::coverage::load(&loaded).unwrap();
+        let coverage = otaplan::ingest::coverage_load::load(&loaded).unwrap();
         let s = &loaded.scenario;
         let plan = otaplan::plan::plan(s, &coverage, &PlanOptions::default(), &|_| {}).unwrap();
         let cmp = plan.comparison.clone().unwrap();
@@ -464,14 +464,14 @@ fn a_replay_of_a_replanned_folder_costs_its_summary() {
     assert!((num(&sim["cost"]["mean"]) - total).abs() < 1e-6);
     // The same through the library, unrounded.
     let loaded = otaplan::ingest::read_scenario(&scen).unwrap();
-    let coverage = otaplan::coverage::load(&loaded).unwrap();
+    let coverage = otaplan::ingest::coverage_load::load(&loaded).unwrap();
     let s = &loaded.scenario;
     let p = out.path().join("progress.csv");
-    let r = otaplan::ingest::progress::read_replan(
+    let r = otaplan::plan_folder::progress::read_replan(
         s,
         &p,
         "2027-03-30T00:00:00Z",
-        otaplan::ingest::progress::NowField::CLI,
+        otaplan::plan_folder::progress::NowField::CLI,
         None,
     )
     .unwrap();

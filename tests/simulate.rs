@@ -9,7 +9,7 @@ use otaplan::simulate::{SimOptions, Simulation, simulate};
 
 fn plan_and_simulate(name: &str, runs: usize, seed: u64) -> (Vec<PlanRow>, Simulation) {
     let loaded = otaplan::ingest::read_scenario(&data(name)).unwrap();
-    let coverage = otaplan::coverage::load(&loaded).unwrap();
+    let coverage = otaplan::ingest::coverage_load::load(&loaded).unwrap();
     let s = &loaded.scenario;
     let plan = otaplan::plan::plan(s, &coverage, &PlanOptions::default(), &|_| {}).unwrap();
     let sim = simulate(

@@ -1,15 +1,12 @@
 //! The coverage model: for a key (a device id, `<region>/<radio>`, a region or a radio)
 //! and an hour of the local week, the chance a device is online, its downlink
 //! throughput while online and its session-drop hazard. Lookups resolve the most
-//! specific key first and always end at the built-in radio priors. Pure; fitting from
-//! history lives in [`fit`] (pure too) and choosing/reading the model in [`load`] (the
-//! module's I/O edge, through `ingest::coverage`).
+//! specific key first and always end at the built-in radio priors. Pure, no I/O: fitting
+//! from history lives in [`fit`] (pure too); choosing and reading the model is the input
+//! edge's (`ingest::coverage_load`, through `ingest::coverage`).
 
 pub mod fit;
-pub mod load;
 pub mod sql;
-
-pub use load::{check_history, fit_history, load};
 
 use crate::domain::{Device, Radio};
 use crate::units::Instant;

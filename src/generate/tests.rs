@@ -368,7 +368,7 @@ fn validates(dir: &Path) -> crate::ingest::Loaded {
         Ok(l) => l,
         Err(d) => panic!("{} does not validate: {d:?}", dir.display()),
     };
-    let coverage = crate::coverage::check_history(&loaded);
+    let coverage = crate::ingest::coverage_load::check_history(&loaded);
     assert!(!coverage.has_errors(), "coverage: {coverage:?}");
     loaded
 }
@@ -394,7 +394,7 @@ fn diverse_fleets_of_every_size_validate() {
             crate::ingest::CoverageInput::Model { .. }
         ));
         assert_eq!(report.coverage_rows, 0, "no history by default");
-        let model = crate::coverage::load(&loaded).expect("the model loads");
+        let model = crate::ingest::coverage_load::load(&loaded).expect("the model loads");
         assert_eq!(model.profiles().len(), 90 * 4);
         for r in &s.regions {
             for radio in crate::domain::Radio::ALL {

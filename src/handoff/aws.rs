@@ -134,7 +134,7 @@ fn job(plan: &PlanDir, o: &Options, g: &Group, chunk: &[&super::Download], id: &
         "description": format!(
             "otaplan {} release {}: wave {wave}, {} devices, window {} - {} UTC",
             plan.summary.scenario, plan.summary.release, chunk.len(),
-            crate::output::utc(g.start), crate::output::utc(g.end)
+            crate::units::rfc3339_utc(g.start), crate::units::rfc3339_utc(g.end)
         ),
         "targetSelection": "SNAPSHOT",
         "schedulingConfig": {
@@ -176,8 +176,8 @@ pub fn export(plan: &PlanDir, o: &Options) -> Result<Export, String> {
             return Err(format!(
                 "device {}'s window {} – {} is {} minutes; AWS IoT Jobs needs endTime at least {MIN_WINDOW_MINUTES} minutes after startTime",
                 g.downloads[0].device_id,
-                crate::output::utc(g.start),
-                crate::output::utc(g.end),
+                crate::units::rfc3339_utc(g.start),
+                crate::units::rfc3339_utc(g.end),
                 g.minutes()
             ));
         }
@@ -202,8 +202,8 @@ pub fn export(plan: &PlanDir, o: &Options) -> Result<Export, String> {
                     "CreateJob {id}: wave {}, {} things, window {} – {}",
                     plan.summary.waves[g.wave].name,
                     chunk.len(),
-                    crate::output::utc(g.start),
-                    crate::output::utc(g.end)
+                    crate::units::rfc3339_utc(g.start),
+                    crate::units::rfc3339_utc(g.end)
                 ),
             });
             files.push((name, text));

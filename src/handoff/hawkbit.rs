@@ -46,8 +46,8 @@ pub fn export(plan: &PlanDir, o: &Options) -> Result<Export, String> {
             return Err(format!(
                 "device {}'s window {} – {} is {} minutes; a hawkBit maintenance window lasts less than 24 hours (HH:mm:ss)",
                 g.downloads[0].device_id,
-                crate::output::utc(g.start),
-                crate::output::utc(g.end),
+                crate::units::rfc3339_utc(g.start),
+                crate::units::rfc3339_utc(g.end),
                 g.minutes()
             ));
         }

@@ -36,7 +36,7 @@ pub fn export(plan: &PlanDir, o: &Options) -> Result<Export, String> {
         format!(
             "{prefix} {} {} {}m",
             plan.summary.waves[g.wave].name,
-            crate::output::utc(g.start),
+            crate::units::rfc3339_utc(g.start),
             g.minutes()
         )
     };
@@ -61,7 +61,7 @@ pub fn export(plan: &PlanDir, o: &Options) -> Result<Export, String> {
             "name": name,
             "artifact_name": artifact,
             "devices": g.downloads.iter().map(|d| d.device_id.as_str()).collect::<Vec<_>>(),
-            "phases": [{"start_ts": crate::output::utc(g.start)}],
+            "phases": [{"start_ts": crate::units::rfc3339_utc(g.start)}],
             "retries": o.retries,
         });
         let wave = &plan.summary.waves[g.wave].name;

@@ -13,20 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// One planned download as the export needs it (a subset of a plan.csv row).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Download {
-    pub device_id: String,
-    pub wave: String,
-    pub window_start: Instant,
-    pub window_end: Instant,
-    /// When the orchestrator should have heard from the device (plan.csv `reconnect_by`;
-    /// `window_end` when the column is absent).
-    pub reconnect_by: Instant,
-    pub payload_bytes: u64,
-    /// 0 when plan.csv has no throughput.
-    pub throughput_kbps: f64,
-}
+pub use crate::plan_folder::plan_csv::Download;
 
 /// What the export needs of `summary.json`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -230,8 +217,8 @@ pub fn check_whole_minutes(g: &Group) -> Result<(), String> {
             return Err(format!(
                 "device {}'s window {} – {} is not on whole minutes, which rollout systems cannot schedule",
                 g.downloads[0].device_id,
-                crate::output::utc(g.start),
-                crate::output::utc(g.end)
+                crate::units::rfc3339_utc(g.start),
+                crate::units::rfc3339_utc(g.end)
             ));
         }
     }
@@ -277,7 +264,7 @@ pub fn readme(plan: &PlanDir, e: &Export) -> String {
             "  wave {}: {}, gate {} (last download end + {} h soak): check the stop rules before the next wave goes on",
             w.name,
             crate::diag::count(w.devices, "device", "devices"),
-            w.gate.map_or("-".into(), crate::output::utc),
+            w.gate.map_or("-".into(), crate::units::rfc3339_utc),
             w.soak_hours
         );
     }
@@ -295,7 +282,7 @@ pub fn readme(plan: &PlanDir, e: &Export) -> String {
             out,
             "{:>5}  {:<20}  {:<12}  {:<6}  {:<40}  {}",
             c.seq,
-            c.not_before.map_or("-".into(), crate::output::utc),
+            c.not_before.map_or("-".into(), crate::units::rfc3339_utc),
             c.after_gate_of.as_deref().unwrap_or("-"),
             c.method,
             c.body.as_deref().unwrap_or("-"),
@@ -316,7 +303,7 @@ pub fn read_plan_dir(dir: &Path) -> Result<PlanDir, String> {
     })?;
     let summary: SummaryView =
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    let downloads = crate::ingest::plan_csv::read_downloads(&dir.join("plan.csv"))
+    let downloads = crate::plan_folder::plan_csv::read_downloads(&dir.join("plan.csv"))
         .map_err(|d| d.to_string().trim_end().to_string())?;
     Ok(PlanDir { summary, downloads })
 }

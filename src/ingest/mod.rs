@@ -1,15 +1,16 @@
 //! Reading a scenario folder (`scenario.toml` + CSV/Parquet tables, as the contract says)
 //! into a validated [`Scenario`]. Every problem found is reported, located by file, row,
-//! column and value, before anything is solved. The only module that touches polars.
+//! column and value, before anything is solved. The input edge: it reads scenario inputs
+//! (and loads the coverage model, `coverage_load`) and knows nothing of what the planner
+//! outputs — the plan folder is `plan_folder`'s. Reading tables with polars happens here
+//! (`table`, `parts`, `coverage`); `plan_folder` reads plan.csv and its kin through
+//! `table`.
 
 mod build;
 pub mod coverage;
-pub mod export;
+pub mod coverage_load;
 pub mod parquet_guard;
 pub mod parts;
-pub mod plan_csv;
-pub mod plan_folder;
-pub mod progress;
 pub mod table;
 pub mod toml_doc;
 

@@ -1,7 +1,10 @@
 //! The planner: from a validated scenario and a coverage model to one download window
 //! per device. Steps: assign waves and spans, prepare cohorts and placements, build the
 //! LP, solve it with HiGHS, round to whole devices, give each device its window, and
-//! account the result from its rows. Pure apart from the solver call; no file I/O.
+//! account the result from its rows. Pure apart from the solver call: no file I/O (but
+//! the temporary file HiGHS writes `solve::mps` into), no wall-clock date; a monotonic
+//! clock times the steps (`LpReport`'s seconds) and shares `--time-limit` between solves.
+//! Imports neither `ingest` nor the output side (`output`, `plan_folder`).
 
 pub mod baselines;
 pub mod colgen;

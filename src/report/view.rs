@@ -219,7 +219,7 @@ pub struct SimPool {
 /// What the report needs of `simulation.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SimulationView {
-    /// The plan it replayed (`output::plan_digest`); absent in files older than the field.
+    /// The plan it replayed (`plan_folder::plan_digest`); absent in files older than the field.
     #[serde(default)]
     pub plan: Option<String>,
     pub runs: usize,

@@ -460,21 +460,21 @@ fn validate(
         return Ok((loaded, None));
     };
     let original = Some(dir.join(ORIGINAL_SUMMARY)).filter(|p| p.is_file());
-    let replan = ingest::progress::read_replan(
+    let replan = crate::plan_folder::progress::read_replan(
         &loaded.scenario,
         &dir.join("progress.csv"),
         now,
-        ingest::progress::NowField::REQUEST,
+        crate::plan_folder::progress::NowField::REQUEST,
         original.as_deref(),
     )?;
-    let coverage = crate::coverage::load(&loaded)?;
+    let coverage = crate::ingest::coverage_load::load(&loaded)?;
     crate::plan::replan::check_progress(&loaded.scenario, &coverage, &replan)?;
     Ok((loaded, Some(replan)))
 }
 
 /// Solves and writes a plan (blocking; runs on a blocking thread).
 fn solve(job: &Job, cfg: &ServerConfig, progress: &dyn Fn(&str)) -> Result<(), JobFailure> {
-    let coverage = crate::coverage::load(&job.loaded).map_err(JobFailure::BadInput)?;
+    let coverage = crate::ingest::coverage_load::load(&job.loaded).map_err(JobFailure::BadInput)?;
     let s = &job.loaded.scenario;
     let opts = crate::plan::PlanOptions {
         solve: crate::plan::SolveOptions {
@@ -492,11 +492,11 @@ fn solve(job: &Job, cfg: &ServerConfig, progress: &dyn Fn(&str)) -> Result<(), J
         plan_seconds: t0.elapsed().as_secs_f64(),
         ..Default::default()
     };
-    let folder = crate::ingest::export::FolderOptions {
+    let folder = crate::plan_folder::FolderOptions {
         parquet: false,
         report: true,
     };
     let out = job.dir.join("plan");
-    crate::ingest::export::write_plan_folder(&out, s, &plan, coverage.source, timings, folder)
+    crate::plan_folder::write_plan_folder(&out, s, &plan, coverage.source, timings, folder)
         .map_err(|e| JobFailure::internal("the plan could not be written", e))
 }

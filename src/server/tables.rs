@@ -1,5 +1,5 @@
 //! The written tables of finished plans (plan.csv, unscheduled.csv) served as pages:
-//! each is read once through `ingest::plan_csv::read_text` (the one reader), on the work
+//! each is read once through `plan_folder::plan_csv::read_text` (the one reader), on the work
 //! pool, and its rows serialised once into a `RowsIndex` kept in a small cache, so a
 //! page is a slice of bytes, not a parse. Requests for a table being read wait for that
 //! one read. Rows go out as JSON objects with the file's columns in order (the
@@ -7,7 +7,7 @@
 
 use super::error::ApiError;
 use super::work::WorkPool;
-use crate::ingest::plan_csv::{TextTable, read_text};
+use crate::plan_folder::plan_csv::{TextTable, read_text};
 use serde::Serialize;
 use serde::ser::SerializeMap;
 use serde_json::Value;

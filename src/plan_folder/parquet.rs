@@ -1,5 +1,5 @@
-//! Writing tables with polars: `plan.parquet`. Lives beside the readers because only
-//! `ingest` touches polars.
+//! `plan.parquet`, written with polars: the plan folder's one Parquet output (besides
+//! `ingest` and `generate`, the only place that imports polars).
 
 use crate::domain::Scenario;
 use crate::output::local;
@@ -98,35 +98,4 @@ pub fn write_plan_parquet(path: &Path, s: &Scenario, plan: &Plan) -> io::Result<
             .map(|_| ())
             .map_err(to_io)
     })
-}
-
-/// What a plan folder holds besides `plan.csv`, `unscheduled.csv`, `spent.csv` and
-/// `summary.json`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct FolderOptions {
-    /// `plan.parquet` too.
-    pub parquet: bool,
-    /// The finance report (`report.html`, `spend.csv`, `spend_by_day.csv`).
-    pub report: bool,
-}
-
-/// Writes a whole plan folder: the one way the CLI and the server write a plan. Every
-/// file is written atomically.
-pub fn write_plan_folder(
-    dir: &Path,
-    s: &Scenario,
-    plan: &Plan,
-    source: crate::coverage::Source,
-    timings: crate::output::Timings,
-    opts: FolderOptions,
-) -> io::Result<()> {
-    crate::output::write_plan(dir, s, plan, source, timings)?;
-    if opts.parquet {
-        write_plan_parquet(&dir.join("plan.parquet"), s, plan)?;
-    }
-    if opts.report {
-        let input = crate::output::report_input(s, plan, source)?;
-        crate::output::write_report(dir, &input, crate::output::ReportFiles::Page)?;
-    }
-    Ok(())
 }

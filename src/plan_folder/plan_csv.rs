@@ -1,12 +1,15 @@
-//! Reads a written `plan.csv` back into typed [`PlanRow`]s against the scenario it was
-//! planned from (for `otaplan simulate`). Every bad row is reported with file, row,
-//! column and value; nothing here computes or prices.
+//! The one reader of a written `plan.csv` (or .parquet): [`read_plan`] into typed
+//! [`PlanRow`]s against the scenario it was planned from (for `otaplan simulate`),
+//! [`read_device_rows`] for the report, [`read_downloads`] for `handoff`, [`read_text`]
+//! for the server's pages. Every bad row is reported with file, row, column and value;
+//! nothing here computes or prices.
 
-use super::table::V;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::domain::{DeviceIdx, Scenario};
+use crate::ingest::table::{V, open_named};
 use crate::payload::Steps;
 use crate::plan::PlanRow;
+use crate::units::Instant;
 use std::path::Path;
 
 const REQUIRED: [&str; 8] = [
@@ -22,13 +25,13 @@ const REQUIRED: [&str; 8] = [
 
 /// Reads `plan.csv` (or .parquet) and resolves devices and waves by name.
 pub fn read_plan(path: &Path, s: &Scenario) -> Result<Vec<PlanRow>, Diagnostics> {
-    let t = super::table::open_named(path)?;
+    let t = open_named(path)?;
     let file = t.file.clone();
     let mut diags = Diagnostics::default();
     if t.height() == 0 && REQUIRED.iter().all(|c| t.has_column(c)) {
         return Ok(Vec::new());
     }
-    let optional: Vec<&str> = crate::output::PLAN_COLUMNS
+    let optional: Vec<&str> = crate::plan::PLAN_COLUMNS
         .iter()
         .copied()
         .filter(|c| !REQUIRED.contains(c))
@@ -47,7 +50,7 @@ pub fn read_plan(path: &Path, s: &Scenario) -> Result<Vec<PlanRow>, Diagnostics>
     let throughput = t.numbers("throughput_kbps", &mut diags);
     let cycles = t.instants("billing_cycle_start", &mut diags);
     let reconnect = t.instants("reconnect_by", &mut diags);
-    let mut devices = super::DeviceLookup::new(s);
+    let mut devices = crate::ingest::DeviceLookup::new(s);
     let mut out = Vec::with_capacity(t.height());
     for i in 0..t.height() {
         let row = i + 1;
@@ -145,7 +148,7 @@ pub fn read_plan(path: &Path, s: &Scenario) -> Result<Vec<PlanRow>, Diagnostics>
 /// column typed as the Devices sheet writes it. Rows without `device_id`, `pool_id`,
 /// `expected_bytes` or the window are reported.
 pub fn read_device_rows(path: &Path) -> Result<Vec<crate::report::DeviceRow>, Diagnostics> {
-    let t = super::table::open_named(path)?;
+    let t = open_named(path)?;
     let file = t.file.clone();
     let mut diags = Diagnostics::default();
     let text = |c: &str, d: &mut Diagnostics| t.texts(c, d);
@@ -230,7 +233,7 @@ pub struct TextTable {
 
 /// Reads a written table as text (every CSV cell is text here; nothing is resolved).
 pub fn read_text(path: &Path) -> Result<TextTable, Diagnostics> {
-    let t = super::table::open_named(path)?;
+    let t = open_named(path)?;
     let mut diags = Diagnostics::default();
     let columns = t.column_names();
     let cells: Vec<Vec<V<String>>> = columns.iter().map(|c| t.texts(c, &mut diags)).collect();
@@ -243,11 +246,27 @@ pub fn read_text(path: &Path) -> Result<TextTable, Diagnostics> {
     Ok(TextTable { columns, rows })
 }
 
+/// One planned download as the export needs it (a subset of a plan.csv row): what
+/// [`read_downloads`] returns for `handoff`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Download {
+    pub device_id: String,
+    pub wave: String,
+    pub window_start: Instant,
+    pub window_end: Instant,
+    /// When the orchestrator should have heard from the device (plan.csv `reconnect_by`;
+    /// `window_end` when the column is absent).
+    pub reconnect_by: Instant,
+    pub payload_bytes: u64,
+    /// 0 when plan.csv has no throughput.
+    pub throughput_kbps: f64,
+}
+
 /// Reads the columns of `plan.csv` a hand-off to a rollout system needs (`device_id`,
 /// `wave`, `window_start`, `window_end`; `reconnect_by`, `payload_bytes` and
 /// `throughput_kbps` when present), without the scenario.
-pub fn read_downloads(path: &Path) -> Result<Vec<crate::handoff::Download>, Diagnostics> {
-    let t = super::table::open_named(path)?;
+pub fn read_downloads(path: &Path) -> Result<Vec<Download>, Diagnostics> {
+    let t = open_named(path)?;
     let file = t.file.clone();
     let mut diags = Diagnostics::default();
     for col in ["device_id", "wave", "window_start", "window_end"] {
@@ -269,7 +288,7 @@ pub fn read_downloads(path: &Path) -> Result<Vec<crate::handoff::Download>, Diag
     for i in 0..t.height() {
         match (ids[i].clone(), waves[i].clone(), starts[i], ends[i]) {
             (V::Val(device_id), V::Val(wave), V::Val(ws), V::Val(we)) if we > ws => {
-                out.push(crate::handoff::Download {
+                out.push(Download {
                     device_id,
                     wave,
                     window_start: ws,

@@ -4,9 +4,9 @@
 //! with file, row, column and value. Also the other inputs of a re-plan: `--now`, the
 //! gates of the original plan (its summary.json), and a plan folder's `spent.csv`.
 
-use super::table::V;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::domain::{DeviceIdx, Scenario};
+use crate::ingest::table::{V, open_named, parse_instant};
 use crate::plan::evaluate::Spent;
 use crate::plan::{DeviceState, OriginalGates, Progress};
 use crate::units::Instant;
@@ -43,7 +43,7 @@ pub fn parse_now(text: &str, field: NowField, s: &Scenario) -> Result<Instant, D
         };
         Diagnostics(vec![d.value(text)])
     };
-    let now = super::table::parse_instant(text).map_err(bad)?;
+    let now = parse_instant(text).map_err(bad)?;
     if now >= s.deadline {
         return Err(bad(
             "is not before the scenario's deadline: nothing is left to plan".into(),
@@ -66,7 +66,7 @@ pub fn read_progress(
     s: &Scenario,
     now: Instant,
 ) -> Result<Vec<Progress>, Diagnostics> {
-    let t = super::table::open_named(path)?;
+    let t = open_named(path)?;
     let file = t.file.clone();
     let mut diags = Diagnostics::default();
     // An empty table is fine: nothing has happened yet.
@@ -84,7 +84,7 @@ pub fn read_progress(
     let states = t.text_refs("state", &mut diags);
     let bytes = t.integers("bytes_used", &mut diags);
     let at = t.instants("at", &mut diags);
-    let mut devices = super::DeviceLookup::new(s);
+    let mut devices = crate::ingest::DeviceLookup::new(s);
     let mut out = Vec::with_capacity(t.height());
     for i in 0..t.height() {
         let row = i + 1;
@@ -196,8 +196,7 @@ pub fn read_original_gates(path: &Path, s: &Scenario) -> Result<OriginalGates, D
         let found = waves.iter().find(|x| x["name"].as_str() == Some(&w.name));
         let gate = match found.map(|x| &x["gate"]) {
             Some(serde_json::Value::String(g)) => Some(
-                super::table::parse_instant(g)
-                    .map_err(|e| fail(format!("wave {}: gate {g:?}: {e}", w.name)))?,
+                parse_instant(g).map_err(|e| fail(format!("wave {}: gate {g:?}: {e}", w.name)))?,
             ),
             Some(serde_json::Value::Null) => None,
             _ => {
@@ -221,7 +220,7 @@ pub fn read_spent(path: &Path, s: &Scenario) -> Result<Vec<Spent>, Diagnostics> 
     if !path.exists() {
         return Ok(Vec::new());
     }
-    let t = super::table::open_named(path)?;
+    let t = open_named(path)?;
     let file = t.file.clone();
     let mut diags = Diagnostics::default();
     let cols = ["device_id", "kind", "bytes", "at", "load_until"];
@@ -235,7 +234,7 @@ pub fn read_spent(path: &Path, s: &Scenario) -> Result<Vec<Spent>, Diagnostics> 
     let bytes = t.integers("bytes", &mut diags);
     let at = t.instants("at", &mut diags);
     let until = t.instants("load_until", &mut diags);
-    let mut devices = super::DeviceLookup::new(s);
+    let mut devices = crate::ingest::DeviceLookup::new(s);
     devices.repeats = true;
     let mut out = Vec::with_capacity(t.height());
     for i in 0..t.height() {

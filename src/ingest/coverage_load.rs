@@ -1,14 +1,14 @@
 //! Where a scenario's coverage model comes from: its fitted `coverage_model` table, a
-//! fit on the fly from its `coverage` history, or the built-in priors. The coverage
-//! module's I/O edge: it calls `ingest::coverage` for files and the pure fitter for the
-//! numbers, and never looks inside a file itself.
+//! fit on the fly from its `coverage` history, or the built-in priors. The one place a
+//! coverage model is loaded: it calls `ingest::coverage` for files and the pure fitter
+//! (`coverage::fit`) for the numbers, and never looks inside a file itself.
 
-use super::fit::{CappedDiags, Fitted, Fitter};
-use super::{CoverageModel, Source};
+use super::coverage::{open_history, read_model};
+use super::{CoverageInput, Loaded};
+use crate::coverage::fit::{CappedDiags, Fitted, Fitter};
+use crate::coverage::{CoverageModel, Source};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::domain::{Radio, Scenario};
-use crate::ingest::coverage::{open_history, read_model};
-use crate::ingest::{CoverageInput, Loaded};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
@@ -74,7 +74,11 @@ pub fn fit_history(
     }
 }
 
-fn unknown_keys(s: &Scenario, file: &str, profiles: &[(String, super::Profile)]) -> Diagnostics {
+fn unknown_keys(
+    s: &Scenario,
+    file: &str,
+    profiles: &[(String, crate::coverage::Profile)],
+) -> Diagnostics {
     let mut known: HashSet<String> = s.devices.iter().map(|d| d.id.clone()).collect();
     known.extend(s.regions.iter().map(|r| r.name.clone()));
     for r in Radio::ALL {

@@ -1,6 +1,6 @@
 //! Reads a plan folder for the finance report (`otaplan report DIR`): summary.json,
 //! plan.csv, unscheduled.csv and — when it replayed this very plan — simulation.json
-//! (`simulate` records `output::plan_digest` of the folder it replayed; a simulation of
+//! (`simulate` records [`super::plan_digest`] of the folder it replayed; a simulation of
 //! another plan is named and left out).
 
 use crate::diag::{Diagnostic, Diagnostics};
@@ -58,7 +58,7 @@ fn unscheduled_reasons(path: &Path) -> Result<Vec<String>, Diagnostics> {
     if !path.exists() {
         return Ok(Vec::new());
     }
-    let t = super::table::open_named(path)?;
+    let t = crate::ingest::table::open_named(path)?;
     let mut diags = Diagnostics::default();
     let reasons = t
         .texts("reason", &mut diags)
@@ -93,7 +93,7 @@ pub fn read_report_input(dir: &Path) -> Result<ReportInput, Diagnostics> {
     };
     let mut ignored_simulation = None;
     if let Some(sim) = &simulation {
-        let this = crate::output::plan_digest(dir).map_err(|e| {
+        let this = super::plan_digest(dir).map_err(|e| {
             one(Diagnostic::error(
                 dir.display().to_string(),
                 format!("cannot read the plan: {e}"),
