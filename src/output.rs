@@ -54,7 +54,7 @@ fn plan_csv_rows(s: &Scenario, rows: &[crate::plan::PlanRow]) -> Vec<u8> {
     let mut w = CsvWriter::new(Vec::with_capacity(rows.len() * 240));
     // The row's formatted fields, one after the other, and where each ends.
     let mut text = String::with_capacity(192);
-    let mut ends = [0usize; 10];
+    let mut ends = [0usize; 11];
     for r in rows {
         let d = &s.devices[r.device.0 as usize];
         text.clear();
@@ -80,6 +80,8 @@ fn plan_csv_rows(s: &Scenario, rows: &[crate::plan::PlanRow]) -> Vec<u8> {
         ends[8] = text.len();
         push_rfc3339(&mut text, r.reconnect_by, None);
         ends[9] = text.len();
+        let _ = write!(text, "{}", r.payload.label(&s.artifacts));
+        ends[10] = text.len();
         let f = |k: usize| &text[if k == 0 { 0 } else { ends[k - 1] }..ends[k]];
         // Writing into memory does not fail.
         let _ = w.row([
@@ -88,7 +90,7 @@ fn plan_csv_rows(s: &Scenario, rows: &[crate::plan::PlanRow]) -> Vec<u8> {
             s.pool(d.pool).id.as_str(),
             s.region(d.region).name.as_str(),
             d.tz.name(),
-            r.payload.as_str(),
+            f(10),
             f(0),
             f(1),
             f(2),

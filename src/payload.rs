@@ -1,20 +1,155 @@
 //! Payloads: the ways a device can get from its current version to the release — the
 //! release's full image, or any chain of deltas, possibly starting with the full image
 //! of an intermediate version — and the cheapest of them under a per-artifact cost.
+//! A payload is its [`Steps`] (artifact indices in download order) from the planner to
+//! the simulator; the contract's label (`full`, `full@V>W`, `A>B>C`) is only rendered
+//! ([`Steps::label`]) and parsed back ([`Steps::parse`]) at the plan.csv edge.
 //! Pure; no I/O.
 
 use crate::domain::Artifact;
 use crate::units::Bytes;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap};
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
+/// The artifacts a payload downloads, in order: indices into the scenario's artifacts.
+/// Cloning shares the list, so every plan row of a cohort holds its steps without
+/// allocating.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Steps(Arc<[usize]>);
+
+impl Steps {
+    pub fn new(steps: Vec<usize>) -> Steps {
+        Steps(steps.into())
+    }
+
+    pub fn as_slice(&self) -> &[usize] {
+        &self.0
+    }
+
+    /// The contract's payload string: `full` (the release's full image alone),
+    /// `full@2.3.0>2.4.0` (the full image of an intermediate version, then deltas),
+    /// `2.2.0>2.3.0>2.4.0` (deltas from the device's version).
+    pub fn label<'a>(&'a self, artifacts: &'a [Artifact]) -> Label<'a> {
+        Label {
+            steps: &self.0,
+            artifacts,
+        }
+    }
+
+    /// The steps a payload label names for a device on `current`: the inverse of
+    /// [`Steps::label`] (and `full@<release>` means `full`). The one parser of labels,
+    /// for plans read back from disk.
+    pub fn parse(
+        artifacts: &[Artifact],
+        release: &str,
+        current: &str,
+        label: &str,
+    ) -> Result<Steps, LabelError> {
+        let find = |from: Option<&str>, to: &str| {
+            artifacts
+                .iter()
+                .position(|a| a.from.as_deref() == from && a.to == to)
+                .ok_or_else(|| LabelError::NoArtifact {
+                    from: from.map(str::to_string),
+                    to: to.to_string(),
+                })
+        };
+        if label == "full" {
+            return Ok(Steps::new(vec![find(None, release)?]));
+        }
+        let mut parts = label.split('>');
+        let first = parts.next().unwrap_or_default();
+        let mut steps = Vec::new();
+        let mut at = if let Some(v) = first.strip_prefix("full@") {
+            steps.push(find(None, v)?);
+            v
+        } else if first == current {
+            first
+        } else {
+            return Err(LabelError::NotFromCurrent {
+                start: first.to_string(),
+                current: current.to_string(),
+            });
+        };
+        for v in parts {
+            steps.push(find(Some(at), v)?);
+            at = v;
+        }
+        if steps.is_empty() || at != release {
+            return Err(LabelError::NotToRelease {
+                end: at.to_string(),
+                release: release.to_string(),
+            });
+        }
+        Ok(Steps::new(steps))
+    }
+}
+
+impl Deref for Steps {
+    type Target = [usize];
+    fn deref(&self) -> &[usize] {
+        &self.0
+    }
+}
+
+/// Why a payload label names no payload of the device (see [`Steps::parse`]).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LabelError {
+    #[error("{}", match from {
+        Some(from) => format!("no artifact leads from {from} to {to}"),
+        None => format!("no artifact is a full image of {to}"),
+    })]
+    NoArtifact { from: Option<String>, to: String },
+    #[error("it starts at {start}, not at the device's current version {current}")]
+    NotFromCurrent { start: String, current: String },
+    #[error("it ends at {end}, not at the release {release}")]
+    NotToRelease { end: String, release: String },
+}
+
+impl LabelError {
+    /// This error as found in `file` at `row` of its `payload` column.
+    pub fn diagnostic(&self, file: &str, row: usize, label: &str) -> crate::diag::Diagnostic {
+        crate::diag::Diagnostic::error(
+            file,
+            format!("payload is not a chain of the scenario's artifacts to the release: {self}"),
+        )
+        .row(row)
+        .column("payload")
+        .value(label)
+    }
+}
+
+/// A payload's label, rendered on demand (see [`Steps::label`]).
+pub struct Label<'a> {
+    steps: &'a [usize],
+    artifacts: &'a [Artifact],
+}
+
+impl fmt::Display for Label<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Some(&first) = self.steps.first() else {
+            return Ok(());
+        };
+        let first = &self.artifacts[first];
+        match &first.from {
+            None if self.steps.len() == 1 => return f.write_str("full"),
+            None => write!(f, "full@{}", first.to)?,
+            Some(from) => write!(f, "{from}>{}", first.to)?,
+        }
+        for &i in &self.steps[1..] {
+            write!(f, ">{}", self.artifacts[i].to)?;
+        }
+        Ok(())
+    }
+}
 
 /// A chosen way to the release: the artifacts downloaded in order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Payload {
-    /// Indices into the scenario's artifacts, in download order.
-    pub steps: Vec<usize>,
-    /// The contract's payload string: `full`, `2.2.0>2.3.0>2.4.0`, `full@2.3.0>2.4.0`.
-    pub label: String,
+    pub steps: Steps,
     /// Sum of the artifacts' sizes.
     pub bytes: Bytes,
 }
@@ -139,31 +274,9 @@ impl<'a> VersionGraph<'a> {
         steps.reverse();
         let bytes = Bytes(steps.iter().map(|&i| self.artifacts[i].size.0).sum());
         Some(Payload {
-            label: self.label(current, &steps),
-            steps,
+            steps: Steps::new(steps),
             bytes,
         })
-    }
-
-    fn label(&self, current: &str, steps: &[usize]) -> String {
-        let first = &self.artifacts[steps[0]];
-        if first.from.is_none() {
-            if first.to == self.release {
-                return "full".to_string();
-            }
-            let mut s = format!("full@{}", first.to);
-            for &i in &steps[1..] {
-                s.push('>');
-                s.push_str(&self.artifacts[i].to);
-            }
-            return s;
-        }
-        let mut s = current.to_string();
-        for &i in steps {
-            s.push('>');
-            s.push_str(&self.artifacts[i].to);
-        }
-        s
     }
 
     /// True when some payload leads from `current` to the release.
@@ -192,7 +305,7 @@ mod tests {
         let g = VersionGraph::new(arts, "2.4.0");
         let got = g.cheapest(current, |i| arts[i].size.0 as f64);
         assert_eq!(
-            got.map(|p| (p.label, p.bytes.0)),
+            got.map(|p| (p.steps.label(arts).to_string(), p.bytes.0)),
             expected.map(|(l, b)| (l.to_string(), b))
         );
     }
@@ -231,5 +344,118 @@ mod tests {
         let g = VersionGraph::new(&arts, "2.4.0");
         assert!(g.reaches_release("2.3.0"));
         assert!(!g.reaches_release("2.2.0"));
+    }
+
+    #[test]
+    fn labels_parse_back_or_say_why_not() {
+        let arts = vec![
+            a(None, "2.4.0", 1000),
+            a(None, "2.3.0", 500),
+            a(Some("2.2.0"), "2.3.0", 100),
+            a(Some("2.3.0"), "2.4.0", 50),
+        ];
+        let parse = |current: &str, label: &str| {
+            Steps::parse(&arts, "2.4.0", current, label).map(|s| s.to_vec())
+        };
+        assert_eq!(parse("1.0.0", "full"), Ok(vec![0]));
+        assert_eq!(parse("1.0.0", "full@2.4.0"), Ok(vec![0]));
+        assert_eq!(parse("1.0.0", "full@2.3.0>2.4.0"), Ok(vec![1, 3]));
+        assert_eq!(parse("2.2.0", "2.2.0>2.3.0>2.4.0"), Ok(vec![2, 3]));
+        assert_eq!(
+            parse("2.3.0", "2.2.0>2.3.0>2.4.0"),
+            Err(LabelError::NotFromCurrent {
+                start: "2.2.0".into(),
+                current: "2.3.0".into()
+            })
+        );
+        assert_eq!(
+            parse("2.2.0", "2.2.0>2.4.0"),
+            Err(LabelError::NoArtifact {
+                from: Some("2.2.0".into()),
+                to: "2.4.0".into()
+            })
+        );
+        assert_eq!(
+            parse("1.0.0", "full@2.3.0"),
+            Err(LabelError::NotToRelease {
+                end: "2.3.0".into(),
+                release: "2.4.0".into()
+            })
+        );
+        assert_eq!(
+            parse("2.2.0", "2.2.0"),
+            Err(LabelError::NotToRelease {
+                end: "2.2.0".into(),
+                release: "2.4.0".into()
+            })
+        );
+        assert!(parse("1.0.0", "").is_err());
+        let d = parse("2.2.0", "2.2.0>2.4.0")
+            .unwrap_err()
+            .diagnostic("plan.csv", 3, "2.2.0>2.4.0");
+        assert_eq!(
+            (d.row, d.column.as_deref(), d.value.as_deref()),
+            (Some(3), Some("payload"), Some("2.2.0>2.4.0"))
+        );
+        assert!(
+            d.message.contains("no artifact leads from 2.2.0 to 2.4.0"),
+            "{}",
+            d.message
+        );
+    }
+
+    const VERSIONS: [&str; 5] = ["1.0", "1.1", "2.0", "2.1", "3.0"];
+
+    /// Artifacts over [`VERSIONS`] (release "3.0"), one per (from, to) pair.
+    fn graph(edges: &[(Option<usize>, usize, u64)]) -> Vec<Artifact> {
+        let mut seen = std::collections::BTreeSet::new();
+        edges
+            .iter()
+            .filter(|(f, t, _)| *f != Some(*t) && seen.insert((*f, *t)))
+            .map(|&(f, t, size)| a(f.map(|f| VERSIONS[f]), VERSIONS[t], size))
+            .collect()
+    }
+
+    proptest::proptest! {
+        /// Every payload the planner can choose, and every other chain to the release,
+        /// renders to a label that parses back to the same steps.
+        #[test]
+        fn label_round_trips(
+            edges in proptest::collection::vec(
+                (proptest::option::of(0..5usize), 0..5usize, 1..2000u64), 1..14),
+            costs in proptest::collection::vec(0.0..10.0f64, 14),
+            current in 0..4usize,
+            walk in proptest::collection::vec(0..8usize, 1..7),
+            full_first: bool,
+        ) {
+            let arts = graph(&edges);
+            let current = VERSIONS[current];
+            let round_trip = |steps: &Steps| {
+                let label = steps.label(&arts).to_string();
+                let parsed = Steps::parse(&arts, "3.0", current, &label);
+                proptest::prop_assert_eq!(parsed.as_ref(), Ok(steps), "{}", label);
+                Ok(())
+            };
+            let g = VersionGraph::new(&arts, "3.0");
+            if let Some(p) = g.cheapest(current, |i| costs[i]) {
+                round_trip(&p.steps)?;
+            }
+            // A walk: each pick is an index among the artifacts leaving where it is.
+            let mut at: Option<&str> = (!full_first).then_some(current);
+            let mut steps = Vec::new();
+            for k in walk {
+                let out: Vec<usize> =
+                    (0..arts.len()).filter(|&i| arts[i].from.as_deref() == at).collect();
+                if out.is_empty() {
+                    break;
+                }
+                let i = out[k % out.len()];
+                steps.push(i);
+                at = Some(arts[i].to.as_str());
+                if at == Some("3.0") {
+                    round_trip(&Steps::new(steps.clone()))?;
+                }
+            }
+        }
     }
 }

@@ -6,8 +6,8 @@
 //! second pricing here. Pure apart from the rayon pool: no I/O, no clock.
 
 use crate::coverage::{CoverageModel, Profile, hour_of_week};
-use crate::domain::{Artifact, Scenario};
-use crate::plan::evaluate::{self, Accounting, CostBreakdown, Download, Spent};
+use crate::domain::Scenario;
+use crate::plan::evaluate::{self, Accounting, CostBreakdown, CycleUsage, Download, Spent};
 use crate::plan::transfer::{PROTOCOL_OVERHEAD, RESUME_OVERHEAD_BYTES};
 use crate::plan::{PlanRow, download_of, load_grid};
 use crate::units::Instant;
@@ -26,10 +26,6 @@ pub struct SimOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
-    #[error(
-        "plan row of device {device}: payload {payload:?} is not a chain of the scenario's artifacts"
-    )]
-    UnknownPayload { device: String, payload: String },
     #[error("--runs must be at least 1")]
     NoRuns,
 }
@@ -179,35 +175,6 @@ struct DeviceSim {
     base: Download,
 }
 
-/// The artifacts a payload label names (`full`, `full@V>W`, `A>B>C`), in order.
-pub fn payload_steps(s: &Scenario, current: &str, label: &str) -> Option<Vec<usize>> {
-    let find = |from: Option<&str>, to: &str| {
-        s.artifacts
-            .iter()
-            .position(|a: &Artifact| a.from.as_deref() == from && a.to == to)
-    };
-    if label == "full" {
-        return Some(vec![find(None, &s.release)?]);
-    }
-    let mut parts = label.split('>');
-    let first = parts.next()?;
-    let mut steps = Vec::new();
-    let mut at = if let Some(v) = first.strip_prefix("full@") {
-        steps.push(find(None, v)?);
-        v
-    } else {
-        if first != current {
-            return None;
-        }
-        first
-    };
-    for v in parts {
-        steps.push(find(Some(at), v)?);
-        at = v;
-    }
-    (at == s.release && !steps.is_empty()).then_some(steps)
-}
-
 /// `[from, to)` split into stretches of one local hour each, with the profile's stats.
 fn segments(profile: &Profile, tz: chrono_tz::Tz, from: Instant, to: Instant) -> Vec<Segment> {
     let mut out: Vec<Segment> = Vec::with_capacity(4);
@@ -268,21 +235,12 @@ fn next_window(
     None
 }
 
-fn prepare(
-    s: &Scenario,
-    coverage: &CoverageModel,
-    rows: &[PlanRow],
-) -> Result<Vec<DeviceSim>, SimError> {
+fn prepare(s: &Scenario, coverage: &CoverageModel, rows: &[PlanRow]) -> Vec<DeviceSim> {
     rows.par_iter()
         .map(|r| {
             let d = &s.devices[r.device.0 as usize];
-            let steps = payload_steps(s, &d.current_version, &r.payload).ok_or_else(|| {
-                SimError::UnknownPayload {
-                    device: d.id.clone(),
-                    payload: r.payload.clone(),
-                }
-            })?;
-            let artifacts = steps
+            let artifacts = r
+                .payload
                 .iter()
                 .map(|&i| (s.artifacts[i].size.0 as f64, s.artifacts[i].resumable))
                 .collect();
@@ -302,11 +260,11 @@ fn prepare(
                 });
                 (a, b) = (na, nb);
             }
-            Ok(DeviceSim {
+            DeviceSim {
                 artifacts,
                 windows,
                 base: download_of(s, r),
-            })
+            }
         })
         .collect()
 }
@@ -453,7 +411,7 @@ pub fn simulate(
     if opts.runs == 0 {
         return Err(SimError::NoRuns);
     }
-    let devs = prepare(s, coverage, rows)?;
+    let devs = prepare(s, coverage, rows);
     let projected = evaluate::account(
         s,
         &rows.iter().map(|r| download_of(s, r)).collect::<Vec<_>>(),
@@ -468,50 +426,24 @@ pub fn simulate(
             r
         })
         .collect();
+    Ok(summarise(rows, opts, &projected, &results))
+}
+
+/// Stats of one accounting figure over the runs.
+fn col(results: &[RunResult], f: impl Fn(&Accounting) -> f64) -> Stats {
+    Stats::of(results.iter().map(|r| f(&r.0)).collect())
+}
+
+/// The runs against the plan's projection: what `simulation.json` holds.
+fn summarise(
+    rows: &[PlanRow],
+    opts: SimOptions,
+    projected: &Accounting,
+    results: &[RunResult],
+) -> Simulation {
     let n = rows.len().max(1) as f64;
-    let col = |f: &dyn Fn(&Accounting) -> f64| Stats::of(results.iter().map(|r| f(&r.0)).collect());
-    let cost = col(&|a| a.cost.total);
-    let overage = col(&|a| a.cost.overage);
-    let pools = projected
-        .pools
-        .iter()
-        .enumerate()
-        .map(|(pi, p)| PoolStats {
-            pool_id: p.pool_id.clone(),
-            cycles: p
-                .cycles
-                .iter()
-                .enumerate()
-                .map(|(ci, c)| CycleStats {
-                    start: c.start,
-                    end: c.end,
-                    allowance_mb: c.allowance_mb,
-                    baseline_mb: c.baseline_mb,
-                    projected_update_mb: c.update_mb,
-                    projected_overage_cost: c.overage_cost,
-                    update_mb: col(&|a| a.pools[pi].cycles[ci].update_mb),
-                    overage_mb: col(&|a| a.pools[pi].cycles[ci].overage_mb),
-                    overage_cost: col(&|a| a.pools[pi].cycles[ci].overage_cost),
-                    zone_cost: col(&|a| a.pools[pi].cycles[ci].zone_cost),
-                    invoice: col(&|a| {
-                        let c = &a.pools[pi].cycles[ci];
-                        c.overage_cost + c.zone_cost
-                    }),
-                })
-                .collect(),
-        })
-        .collect();
-    let regions = projected
-        .regions
-        .iter()
-        .enumerate()
-        .map(|(ri, r)| RegionStats {
-            region: r.region.clone(),
-            capacity_mb_per_hour: r.capacity_mb_per_hour,
-            projected_peak_mb_per_hour: r.peak_mb_per_hour,
-            peak_mb_per_hour: col(&|a| a.regions[ri].peak_mb_per_hour),
-        })
-        .collect();
+    let cost = col(results, |a| a.cost.total);
+    let overage = col(results, |a| a.cost.overage);
     let mut rates: Vec<f64> = results.iter().map(|r| r.1 as f64 / n).collect();
     rates.sort_by(f64::total_cmp);
     let completion_rate = Completion {
@@ -523,48 +455,104 @@ pub fn simulate(
     let mean_cost = CostBreakdown {
         total: cost.mean,
         overage: overage.mean,
-        zone: col(&|a| a.cost.zone).mean,
-        congestion: col(&|a| a.cost.congestion).mean,
-        risk: col(&|a| a.cost.risk).mean,
-        lateness: col(&|a| a.cost.lateness).mean,
+        zone: col(results, |a| a.cost.zone).mean,
+        congestion: col(results, |a| a.cost.congestion).mean,
+        risk: col(results, |a| a.cost.risk).mean,
+        lateness: col(results, |a| a.cost.lateness).mean,
     };
-    let failed_first_attempts = Stats::of(results.iter().map(|r| r.3 as f64).collect()).mean;
-    let projected_failed_first_attempts: f64 = rows.iter().map(|r| 1.0 - r.p_success).sum();
     let projected_total = projected.cost.total;
-    let projection_gap = if projected_total.abs() > 1e-12 {
-        (cost.mean - projected_total) / projected_total
-    } else if cost.mean.abs() > 1e-12 {
-        f64::INFINITY
-    } else {
-        0.0
-    };
-    Ok(Simulation {
+    Simulation {
         plan: None,
         runs: opts.runs,
         seed: opts.seed,
         devices: rows.len(),
         projected_total,
+        projection_gap: projection_gap(cost.mean, projected_total),
         cost,
         overage,
-        spend: col(&|a| a.cost.overage + a.cost.zone),
+        spend: col(results, |a| a.cost.overage + a.cost.zone),
         mean_cost,
         projected_cost: projected.cost.clone(),
-        projection_gap: if projection_gap.is_finite() { projection_gap } else { 0.0 },
         completion_rate,
         attempts_per_device,
-        failed_first_attempts,
-        projected_failed_first_attempts,
-        pools,
-        regions,
-        model_notes: vec![
-            "each device is online in each local hour of its window with that hour's p_online (one draw per hour), downloads at that hour's throughput_kbps and drops at its drop_rate_per_hour (exponential)".into(),
-            format!(
-                "a resumable artifact resumes after a drop or an offline hour, paying {RESUME_OVERHEAD_BYTES} bytes per resume; a non-resumable one starts over (the lost bytes are billed); every byte carries {PROTOCOL_OVERHEAD} protocol overhead"
-            ),
-            "a device that fails retries in the next placement of its local windows (the same local time a day later when allowed) before the deadline; retries are not confined to the wave's span".into(),
-            "each run is priced by plan::evaluate::account with one download per attempt: its bytes and its window; risk counts the planned attempt when it failed (the contract's definition, Σ (1 − p_success) over planned downloads), retries add their bytes and lateness; lateness counts each device once, to the start of its last attempt".into(),
-        ],
-    })
+        failed_first_attempts: Stats::of(results.iter().map(|r| r.3 as f64).collect()).mean,
+        projected_failed_first_attempts: rows.iter().map(|r| 1.0 - r.p_success).sum(),
+        pools: pool_stats(projected, results),
+        regions: region_stats(projected, results),
+        model_notes: model_notes(),
+    }
+}
+
+/// (simulated mean total − projected total) / projected total; 0 when the projection
+/// is 0.
+fn projection_gap(mean: f64, projected: f64) -> f64 {
+    if projected.abs() > 1e-12 {
+        let gap = (mean - projected) / projected;
+        if gap.is_finite() { gap } else { 0.0 }
+    } else {
+        0.0
+    }
+}
+
+/// Every pool cycle's projection beside its simulated usage and invoice.
+fn pool_stats(projected: &Accounting, results: &[RunResult]) -> Vec<PoolStats> {
+    projected
+        .pools
+        .iter()
+        .enumerate()
+        .map(|(pi, p)| PoolStats {
+            pool_id: p.pool_id.clone(),
+            cycles: p
+                .cycles
+                .iter()
+                .enumerate()
+                .map(|(ci, c)| {
+                    let of =
+                        |f: fn(&CycleUsage) -> f64| col(results, |a| f(&a.pools[pi].cycles[ci]));
+                    CycleStats {
+                        start: c.start,
+                        end: c.end,
+                        allowance_mb: c.allowance_mb,
+                        baseline_mb: c.baseline_mb,
+                        projected_update_mb: c.update_mb,
+                        projected_overage_cost: c.overage_cost,
+                        update_mb: of(|c| c.update_mb),
+                        overage_mb: of(|c| c.overage_mb),
+                        overage_cost: of(|c| c.overage_cost),
+                        zone_cost: of(|c| c.zone_cost),
+                        invoice: of(|c| c.overage_cost + c.zone_cost),
+                    }
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// Every region's projected peak load beside its simulated peaks.
+fn region_stats(projected: &Accounting, results: &[RunResult]) -> Vec<RegionStats> {
+    projected
+        .regions
+        .iter()
+        .enumerate()
+        .map(|(ri, r)| RegionStats {
+            region: r.region.clone(),
+            capacity_mb_per_hour: r.capacity_mb_per_hour,
+            projected_peak_mb_per_hour: r.peak_mb_per_hour,
+            peak_mb_per_hour: col(results, |a| a.regions[ri].peak_mb_per_hour),
+        })
+        .collect()
+}
+
+/// What the replay assumes, in words (written into `simulation.json`).
+fn model_notes() -> Vec<String> {
+    vec![
+        "each device is online in each local hour of its window with that hour's p_online (one draw per hour), downloads at that hour's throughput_kbps and drops at its drop_rate_per_hour (exponential)".into(),
+        format!(
+            "a resumable artifact resumes after a drop or an offline hour, paying {RESUME_OVERHEAD_BYTES} bytes per resume; a non-resumable one starts over (the lost bytes are billed); every byte carries {PROTOCOL_OVERHEAD} protocol overhead"
+        ),
+        "a device that fails retries in the next placement of its local windows (the same local time a day later when allowed) before the deadline; retries are not confined to the wave's span".into(),
+        "each run is priced by plan::evaluate::account with one download per attempt: its bytes and its window; risk counts the planned attempt when it failed (the contract's definition, Σ (1 − p_success) over planned downloads), retries add their bytes and lateness; lateness counts each device once, to the start of its last attempt".into(),
+    ]
 }
 
 #[cfg(test)]

@@ -1,10 +1,18 @@
 //! Units that must not be mixed up: bytes vs megabytes vs money, UTC instants vs local
 //! wall-clock times. Pure value types; no I/O.
+//!
+//! Where the newtypes are used: every quantity is typed where it enters the domain
+//! (`domain::Pool`, `Tier`, `Artifact`: [`Bytes`], [`Megabytes`], [`PricePerMb`]) and in
+//! the signatures of the billing rules (`billing::overage_mb`, `tier_cost` → [`Money`]).
+//! The accounting records that are summed per download and written out
+//! (`plan::evaluate`, the simulator's stats, summary.json) are plain `f64`/`u64` named
+//! by their unit: `_bytes`, `_mb`, `_mb_per_hour`, `zone_price` per MB, and money in the
+//! scenario's currency in `CostBreakdown` and the `_cost` fields.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::ops::{Add, AddAssign};
+use std::ops::Add;
 
 /// A UTC instant. Everything the planner reasons about in absolute time is one of these;
 /// local wall-clock times are [`LocalTime`] and only exist together with a time zone.
@@ -21,12 +29,6 @@ pub const MB_PER_GB: f64 = 1_000.0;
 )]
 pub struct Bytes(pub u64);
 
-impl Bytes {
-    pub fn as_mb(self) -> Megabytes {
-        Megabytes(self.0 as f64 / BYTES_PER_MB)
-    }
-}
-
 impl Add for Bytes {
     type Output = Bytes;
     fn add(self, rhs: Bytes) -> Bytes {
@@ -40,64 +42,18 @@ impl fmt::Display for Bytes {
     }
 }
 
-/// A (possibly fractional) number of megabytes: allowances, expected usage, loads.
+/// A (possibly fractional) number of megabytes: allowances, caps, baseline use, tier
+/// bounds.
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default, Serialize, Deserialize)]
 pub struct Megabytes(pub f64);
-
-impl Megabytes {
-    pub fn from_bytes_f64(bytes: f64) -> Megabytes {
-        Megabytes(bytes / BYTES_PER_MB)
-    }
-    pub fn as_bytes_f64(self) -> f64 {
-        self.0 * BYTES_PER_MB
-    }
-}
-
-impl Add for Megabytes {
-    type Output = Megabytes;
-    fn add(self, rhs: Megabytes) -> Megabytes {
-        Megabytes(self.0 + rhs.0)
-    }
-}
-
-impl AddAssign for Megabytes {
-    fn add_assign(&mut self, rhs: Megabytes) {
-        self.0 += rhs.0;
-    }
-}
-
-impl fmt::Display for Megabytes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:.3} MB", self.0)
-    }
-}
 
 /// An amount of money in the scenario's currency.
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default, Serialize, Deserialize)]
 pub struct Money(pub f64);
 
-impl Add for Money {
-    type Output = Money;
-    fn add(self, rhs: Money) -> Money {
-        Money(self.0 + rhs.0)
-    }
-}
-
-impl AddAssign for Money {
-    fn add_assign(&mut self, rhs: Money) {
-        self.0 += rhs.0;
-    }
-}
-
 /// A price per megabyte.
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default, Serialize, Deserialize)]
 pub struct PricePerMb(pub f64);
-
-impl PricePerMb {
-    pub fn cost(self, mb: Megabytes) -> Money {
-        Money(self.0 * mb.0)
-    }
-}
 
 /// A wall-clock time of day, in minutes after local midnight: 0..=1440 (1440 = "24:00",
 /// only meaningful as the exclusive end of a window).
@@ -268,11 +224,6 @@ mod tests {
             "2026-03-28T22:00:00-02:30"
         );
         assert_eq!(rfc3339_utc(t), "2026-03-29T00:30:00Z");
-    }
-
-    #[test]
-    fn megabytes_are_decimal() {
-        assert_eq!(Bytes(5_000_000).as_mb(), Megabytes(5.0));
     }
 
     #[test]

@@ -216,3 +216,22 @@ fn simulate_a_plan_of_other_devices_is_one_error() {
     );
     assert_eq!(names_in(d.path()), ["plan.csv", "summary.json"]);
 }
+
+#[test]
+fn simulate_a_plan_whose_payload_names_no_artifact_chain() {
+    let d = tempfile::tempdir().unwrap();
+    let (code, _, err) = run(&["plan", s(&data("minimal")), "--out", s(d.path()), "--quiet"]);
+    assert_eq!(code, Some(0), "{err}");
+    let plan = d.path().join("plan.csv");
+    let text = fs::read_to_string(&plan).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let mut cells: Vec<&str> = lines[2].split(',').collect();
+    cells[5] = "full@9.9.9>2.4.0";
+    lines[2] = cells.join(",");
+    fs::write(&plan, lines.join("\n") + "\n").unwrap();
+    fails_with_one_line(
+        &["simulate", s(&data("minimal")), "--plan", s(d.path())],
+        "error: plan.csv row 2, column payload, value \"full@9.9.9>2.4.0\": payload is not a chain of the scenario's artifacts to the release: no artifact is a full image of 9.9.9",
+    );
+    assert!(!d.path().join("simulation.json").exists());
+}

@@ -170,7 +170,6 @@ impl From<crate::simulate::SimError> for CliError {
     fn from(e: crate::simulate::SimError) -> Self {
         use crate::simulate::SimError;
         let failure = match &e {
-            SimError::UnknownPayload { .. } => Failure::BadInput,
             SimError::NoRuns => Failure::Usage,
         };
         CliError::new(failure, e)

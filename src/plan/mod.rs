@@ -85,7 +85,9 @@ pub struct PlanOptions {
 pub struct PlanRow {
     pub device: DeviceIdx,
     pub wave: usize,
-    pub payload: String,
+    /// What the device downloads; `payload.label(&scenario.artifacts)` is plan.csv's
+    /// `payload` column.
+    pub payload: crate::payload::Steps,
     pub payload_bytes: u64,
     pub expected_bytes: u64,
     pub window_start: Instant,
@@ -733,7 +735,7 @@ fn plan_rows(
             PlanRow {
                 device: sc.device,
                 wave: c.key.wave,
-                payload: c.payload.label.clone(),
+                payload: c.payload.steps.clone(),
                 payload_bytes: c.payload.bytes.0,
                 expected_bytes: sc.expected_bytes,
                 window_start: sc.window_start,

@@ -177,6 +177,7 @@ pub struct CohortKey {
     pub zone: Option<String>,
     pub region: RegionId,
     pub tz: String,
+    /// The payload's label: cohorts are ordered by it (as plan.csv shows them).
     pub payload: String,
     /// The coverage group (key level, radio) and, for devices with their own history, a
     /// quantised summary of it (p_online tenths, half-octaves of throughput, drop
@@ -305,7 +306,7 @@ pub fn prepare(
     report_up_to_date: bool,
 ) -> Prepared {
     let mut g = group(scenario, profiles, assignment, report_up_to_date);
-    let groups = keyed(assignment.wave, g.compact, &g.payloads);
+    let groups = keyed(scenario, assignment.wave, g.compact, &g.payloads);
     Prepared {
         grid,
         cohorts: cohorts_of(scenario, profiles, assignment, groups),
@@ -412,6 +413,7 @@ fn group<'a>(
 
 /// Full cohort keys, in key order, with each cohort's devices and payload.
 fn keyed(
+    scenario: &Scenario,
     wave: usize,
     compact: HashMap<Compact<'_>, Vec<DeviceIdx>>,
     payloads: &[Payload],
@@ -424,7 +426,7 @@ fn keyed(
             zone: zone.map(String::from),
             region,
             tz: tz.name().to_string(),
-            payload: payloads[pi].label.clone(),
+            payload: payloads[pi].steps.label(&scenario.artifacts).to_string(),
             coverage,
         };
         groups.insert(key, (devices, payloads[pi].clone()));
@@ -646,7 +648,7 @@ fn explain(
         best as f64 * slot_h,
         radio_name(device.radio),
         payload.bytes.0 as f64 / 1e6,
-        payload.label,
+        payload.steps.label(&scenario.artifacts),
         need,
         c.throughput_kbps,
     )

@@ -208,7 +208,7 @@ fn bytes_within_payloads(
                     .hint(format!(
                         "device {} downloads {} ({} bytes, at most {limit} billed with retries and overhead as modelled); bytes_used counts this release's update bytes only",
                         s.devices[i].id,
-                        pl.label,
+                        pl.steps.label(&s.artifacts),
                         pl.bytes.0
                     )),
             );

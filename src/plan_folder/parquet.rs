@@ -32,7 +32,10 @@ pub fn write_plan_parquet(path: &Path, s: &Scenario, plan: &Plan) -> io::Result<
             text(&|r| s.region(dev(r).region).name.clone()),
         ),
         Column::new("timezone".into(), text(&|r| dev(r).tz.name().to_string())),
-        Column::new("payload".into(), text(&|r| r.payload.clone())),
+        Column::new(
+            "payload".into(),
+            text(&|r| r.payload.label(&s.artifacts).to_string()),
+        ),
         Column::new(
             "payload_bytes".into(),
             rows.iter()

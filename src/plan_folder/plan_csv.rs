@@ -7,6 +7,7 @@
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::domain::{DeviceIdx, Scenario};
 use crate::ingest::table::{V, open_named};
+use crate::payload::Steps;
 use crate::plan::PlanRow;
 use crate::units::Instant;
 use std::path::Path;
@@ -113,6 +114,14 @@ pub fn read_plan(path: &Path, s: &Scenario) -> Result<Vec<PlanRow>, Diagnostics>
             );
             continue;
         }
+        let current = &s.devices[dev].current_version;
+        let payload = match Steps::parse(&s.artifacts, &s.release, current, &payload) {
+            Ok(steps) => steps,
+            Err(e) => {
+                diags.push(e.diagnostic(&file, row, &payload));
+                continue;
+            }
+        };
         out.push(PlanRow {
             device: DeviceIdx(dev as u32),
             wave: wi,

@@ -88,6 +88,18 @@ impl ApiError {
         self.details = details;
         self
     }
+    /// A request for the outputs of a plan that failed, with the reason its status
+    /// records (see [`JobFailure`]).
+    pub fn plan_failed(reason: Option<&str>) -> ApiError {
+        ApiError::new(
+            StatusCode::GONE,
+            "plan_failed",
+            format!(
+                "the plan failed: {}",
+                reason.unwrap_or("no reason recorded")
+            ),
+        )
+    }
     /// Validation errors of a scenario, located as the CLI locates them; files the
     /// server wrote from a JSON body are named by their table.
     pub fn validation(message: impl Into<String>, d: &Diagnostics) -> ApiError {
@@ -97,6 +109,74 @@ impl ApiError {
             message,
         )
         .with_details(d.errors().map(detail_of).collect())
+    }
+}
+
+/// Why an accepted plan failed: its failed state's reason (`error` in its status), which
+/// every later request for its outputs gets back as `410 plan_failed`
+/// ([`ApiError::plan_failed`]). Bad input and "no feasible plan" say what is wrong; an
+/// internal fault is logged with its cause chain and recorded only as "(logged)".
+#[derive(Debug, thiserror::Error)]
+pub enum JobFailure {
+    /// The stored input (or a re-plan's progress) no longer validates.
+    #[error("the stored input is not valid: {}", .0.tally())]
+    StoredInput(Diagnostics),
+    /// The input cannot be planned as given: its coverage, or progress that
+    /// contradicts the scenario.
+    #[error("{0}")]
+    BadInput(Diagnostics),
+    /// The scenario admits no plan: infeasible, or none found within the time limit.
+    #[error("{0}")]
+    NoPlan(#[source] crate::plan::SolveError),
+    /// Restarts interrupted its solve this many times.
+    #[error("interrupted by {0} restarts; not queued again")]
+    Interrupted(u32),
+    /// A fault of ours or of the solver (unbounded model, crash, panic, write failure).
+    #[error("{what} (logged)")]
+    Internal {
+        what: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl JobFailure {
+    pub fn internal(
+        what: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> JobFailure {
+        JobFailure::Internal {
+            what,
+            source: source.into(),
+        }
+    }
+
+    /// The reason the failed state records; an internal fault's cause chain is logged
+    /// here, once.
+    pub fn reason(&self, plan: &str) -> String {
+        if let JobFailure::Internal { what, source } = self {
+            let mut line = format!("otaplan serve: plan {plan}: {what}: {source}");
+            let mut cause = source.source();
+            while let Some(c) = cause {
+                line.push_str(&format!(": {c}"));
+                cause = c.source();
+            }
+            eprintln!("{line}");
+        }
+        self.to_string()
+    }
+}
+
+impl From<crate::plan::PlanError> for JobFailure {
+    fn from(e: crate::plan::PlanError) -> Self {
+        use crate::plan::{PlanError, SolveError};
+        match e {
+            PlanError::Input { diagnostics } => JobFailure::BadInput(diagnostics),
+            PlanError::Solve {
+                source: source @ (SolveError::Infeasible | SolveError::NoSolutionInTime(_)),
+            } => JobFailure::NoPlan(source),
+            PlanError::Solve { source } => JobFailure::internal("the solve failed", source),
+        }
     }
 }
 
@@ -156,5 +236,60 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(s));
         }
         resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{PlanError, SolveError};
+
+    fn check(e: PlanError, expected: &str) {
+        assert_eq!(JobFailure::from(e).reason("p1"), expected);
+    }
+
+    #[test]
+    fn failures_record_what_the_caller_can_act_on() {
+        check(
+            PlanError::Solve {
+                source: SolveError::Infeasible,
+            },
+            "the model is infeasible",
+        );
+        check(
+            PlanError::Solve {
+                source: SolveError::NoSolutionInTime(5.0),
+            },
+            "no feasible plan was found within the time limit of 5 s",
+        );
+        // Internal faults: logged, recorded without their details.
+        check(
+            PlanError::Solve {
+                source: SolveError::Solver("HiGHS crashed".into()),
+            },
+            "the solve failed (logged)",
+        );
+        check(
+            PlanError::Solve {
+                source: SolveError::Unbounded,
+            },
+            "the solve failed (logged)",
+        );
+        let mut d = Diagnostics::default();
+        d.push(crate::diag::Diagnostic::error("progress.csv", "unknown device").row(2));
+        let diagnostics = d.clone();
+        check(PlanError::Input { diagnostics }, &d.to_string());
+        assert_eq!(
+            JobFailure::StoredInput(d).reason("p1"),
+            "the stored input is not valid: 1 error, 0 warnings"
+        );
+        let write = std::io::Error::other("disk full");
+        assert_eq!(
+            JobFailure::internal("the plan could not be written", write).reason("p1"),
+            "the plan could not be written (logged)"
+        );
+        let e = ApiError::plan_failed(Some("the model is infeasible"));
+        assert_eq!((e.status, e.code), (StatusCode::GONE, "plan_failed"));
+        assert_eq!(e.message, "the plan failed: the model is infeasible");
     }
 }

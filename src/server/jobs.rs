@@ -6,7 +6,7 @@
 
 use super::callback;
 use super::config::{ServeError, ServerConfig};
-use super::error::ApiError;
+use super::error::{ApiError, JobFailure};
 use super::metrics::Metrics;
 use super::store::{self, State, Status, Store};
 use super::tables::TableCache;
@@ -310,15 +310,14 @@ impl AppState {
             self.metrics.solve("cancelled");
             return;
         }
-        let outcome = r.unwrap_or_else(|e| {
-            eprintln!("otaplan serve: plan {id}: the solve panicked: {e}");
-            Err("the solve failed (logged)".to_string())
-        });
+        let outcome = r.unwrap_or_else(|e| Err(JobFailure::internal("the solve failed", e)));
         self.metrics
             .solve(if outcome.is_ok() { "done" } else { "failed" });
         let status = match outcome {
             Ok(()) => self.store.set_state(&id, State::Done, None),
-            Err(e) => self.store.set_state(&id, State::Failed, Some(e)),
+            Err(e) => self
+                .store
+                .set_state(&id, State::Failed, Some(e.reason(&id))),
         };
         drop(slot);
         let st = self.clone();
@@ -330,12 +329,10 @@ impl AppState {
     }
 
     /// Reads the stored input again and solves it (blocking).
-    fn solve_stored(&self, id: &str, now: Option<&str>) -> Result<(), String> {
+    fn solve_stored(&self, id: &str, now: Option<&str>) -> Result<(), JobFailure> {
         let dir = self.store.new_dir(id);
-        let (loaded, replan) = validate(&dir, now)
-            .map_err(|d| format!("the stored input is not valid: {}", d.tally()))?;
+        let (loaded, replan) = validate(&dir, now).map_err(JobFailure::StoredInput)?;
         let job = Job {
-            id: id.to_string(),
             dir,
             loaded,
             replan,
@@ -443,7 +440,6 @@ pub fn shutting_down() -> ApiError {
 
 /// What a solve needs, validated.
 struct Job {
-    id: String,
     dir: PathBuf,
     loaded: Loaded,
     replan: Option<crate::plan::Replan>,
@@ -477,8 +473,8 @@ fn validate(
 }
 
 /// Solves and writes a plan (blocking; runs on a blocking thread).
-fn solve(job: &Job, cfg: &ServerConfig, progress: &dyn Fn(&str)) -> Result<(), String> {
-    let coverage = crate::ingest::coverage_load::load(&job.loaded).map_err(|d| d.to_string())?;
+fn solve(job: &Job, cfg: &ServerConfig, progress: &dyn Fn(&str)) -> Result<(), JobFailure> {
+    let coverage = crate::ingest::coverage_load::load(&job.loaded).map_err(JobFailure::BadInput)?;
     let s = &job.loaded.scenario;
     let opts = crate::plan::PlanOptions {
         solve: crate::plan::SolveOptions {
@@ -491,8 +487,7 @@ fn solve(job: &Job, cfg: &ServerConfig, progress: &dyn Fn(&str)) -> Result<(), S
     let plan = match &job.replan {
         Some(r) => crate::plan::replan(s, &coverage, r.clone(), &opts, progress),
         None => crate::plan::plan(s, &coverage, &opts, progress),
-    }
-    .map_err(|e| e.to_string())?;
+    }?;
     let timings = crate::output::Timings {
         plan_seconds: t0.elapsed().as_secs_f64(),
         ..Default::default()
@@ -502,13 +497,6 @@ fn solve(job: &Job, cfg: &ServerConfig, progress: &dyn Fn(&str)) -> Result<(), S
         report: true,
     };
     let out = job.dir.join("plan");
-    crate::plan_folder::write_plan_folder(&out, s, &plan, coverage.source, timings, folder).map_err(
-        |e| {
-            eprintln!(
-                "otaplan serve: plan {}: cannot write the outputs: {e}",
-                job.id
-            );
-            "the plan could not be written (logged)".to_string()
-        },
-    )
+    crate::plan_folder::write_plan_folder(&out, s, &plan, coverage.source, timings, folder)
+        .map_err(|e| JobFailure::internal("the plan could not be written", e))
 }

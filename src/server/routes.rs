@@ -165,14 +165,7 @@ fn finished(st: &AppState, id: &str) -> Result<PathBuf, ApiError> {
     let status = st.store.status(id)?;
     match status.status {
         State::Done => st.store.dir(id),
-        State::Failed => Err(ApiError::new(
-            StatusCode::GONE,
-            "plan_failed",
-            format!(
-                "the plan failed: {}",
-                status.error.as_deref().unwrap_or("no reason recorded")
-            ),
-        )),
+        State::Failed => Err(ApiError::plan_failed(status.error.as_deref())),
         s => {
             let mut e = ApiError::new(
                 StatusCode::CONFLICT,

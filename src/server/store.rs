@@ -5,7 +5,7 @@
 //! start). Reading a scenario folder never leaves `--scenario-root` and never echoes a
 //! file's contents. No HTTP here beyond the error type.
 
-use super::error::{ApiError, ErrorDetail, cap};
+use super::error::{ApiError, ErrorDetail, JobFailure, cap};
 use crate::fsutil::write_atomic;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -118,9 +118,7 @@ impl Store {
             st.updated_at = now_utc();
             if st.requeued >= MAX_RESTARTS {
                 st.status = State::Failed;
-                st.error = Some(format!(
-                    "interrupted by {MAX_RESTARTS} restarts; not queued again"
-                ));
+                st.error = Some(JobFailure::Interrupted(MAX_RESTARTS).reason(id));
             } else {
                 st.status = State::Queued;
                 st.requeued += 1;
