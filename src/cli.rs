@@ -918,18 +918,22 @@ fn simulate(a: &SimulateArgs) -> Result<(), CliError> {
 }
 
 fn report(a: &ReportArgs) -> Result<(), CliError> {
-    let input = crate::plan_folder::report_input::read_report_input(&a.dir)
+    let (input, devices) = crate::plan_folder::report_input::read_report_input(&a.dir)
         .map_err(CliError::diagnostics)?;
     if let Some(why) = &input.ignored_simulation {
         eprintln!("warning: {why}");
     }
-    crate::output::write_report(&a.dir, &input, crate::output::ReportFiles::WithSpreadsheet)
-        .map_err(|e| {
-            CliError::internal(format!(
-                "cannot write the report into {}: {e}",
-                a.dir.display()
-            ))
-        })?;
+    crate::output::write_report(
+        &a.dir,
+        &input,
+        crate::output::ReportFiles::WithSpreadsheet(&devices),
+    )
+    .map_err(|e| {
+        CliError::internal(format!(
+            "cannot write the report into {}: {e}",
+            a.dir.display()
+        ))
+    })?;
     println!(
         "wrote {}, report.xlsx, spend.csv and spend_by_day.csv",
         a.dir.join("report.html").display()

@@ -44,8 +44,11 @@ impl Radio {
         }
     }
 
+    /// The radio `s` names, in any case (`NBIoT` is `nbiot`).
     pub fn parse(s: &str) -> Option<Radio> {
-        Radio::ALL.into_iter().find(|r| r.as_str() == s)
+        Radio::ALL
+            .into_iter()
+            .find(|r| r.as_str().eq_ignore_ascii_case(s))
     }
 }
 

@@ -101,12 +101,130 @@ pub(crate) fn test_utc(s: &str) -> Instant {
 
 /// An instant as RFC 3339 in UTC with `Z`, to the second: how every output writes one.
 pub fn rfc3339_utc(t: Instant) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    let mut out = String::with_capacity(20);
+    push_rfc3339(&mut out, t, None);
+    out
+}
+
+/// An instant as RFC 3339 wall-clock time in `tz`, with its offset, to the second (how
+/// every output writes a local time).
+pub fn rfc3339_local(t: Instant, tz: chrono_tz::Tz) -> String {
+    let mut out = String::with_capacity(25);
+    push_rfc3339_local(&mut out, t, tz);
+    out
+}
+
+/// Appends [`rfc3339_local`]`(t, tz)` to `out`.
+pub fn push_rfc3339_local(out: &mut String, t: Instant, tz: chrono_tz::Tz) {
+    use chrono::{Offset, TimeZone};
+    let offset = tz.offset_from_utc_datetime(&t.naive_utc()).fix();
+    push_rfc3339(out, t, Some(offset.local_minus_utc()));
+}
+
+/// Appends `t` as RFC 3339 to the second: in UTC with `Z` when `offset` is `None`, else
+/// as wall-clock time at `offset` seconds east of UTC with `±HH:MM`. Written digit by
+/// digit: a plan writes five instants per device, and chrono's formatter is the largest
+/// cost of writing plan.csv. Anything outside what that covers (years outside
+/// 0000–9999, offsets with seconds) goes through chrono, which gives the same text.
+pub fn push_rfc3339(out: &mut String, t: Instant, offset: Option<i32>) {
+    use chrono::{Datelike, Timelike};
+    let off = offset.unwrap_or(0);
+    let wall = t
+        .naive_utc()
+        .checked_add_signed(chrono::TimeDelta::seconds(i64::from(off)))
+        .filter(|w| (0..=9999).contains(&w.year()) && off % 60 == 0);
+    let Some(wall) = wall else {
+        let text = match offset {
+            None => t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            Some(o) => match chrono::FixedOffset::east_opt(o) {
+                Some(z) => t
+                    .with_timezone(&z)
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+                None => t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            },
+        };
+        out.push_str(&text);
+        return;
+    };
+    let two = |out: &mut String, v: u32| {
+        out.push(char::from(b'0' + (v / 10) as u8));
+        out.push(char::from(b'0' + (v % 10) as u8));
+    };
+    let year = wall.year() as u32;
+    two(out, year / 100);
+    two(out, year % 100);
+    out.push('-');
+    two(out, wall.month());
+    out.push('-');
+    two(out, wall.day());
+    out.push('T');
+    two(out, wall.hour());
+    out.push(':');
+    two(out, wall.minute());
+    out.push(':');
+    // A leap second (chrono's nanosecond ≥ 1e9) prints as :60, as chrono does.
+    two(out, wall.second() + wall.nanosecond() / 1_000_000_000);
+    match offset {
+        None => out.push('Z'),
+        Some(o) => {
+            out.push(if o < 0 { '-' } else { '+' });
+            let m = o.unsigned_abs() / 60;
+            two(out, m / 60);
+            out.push(':');
+            two(out, m % 60);
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn instants_are_written_as_chrono_writes_them(
+            secs in -62_000_000_000i64..300_000_000_000i64,
+            zone in 0usize..chrono_tz::TZ_VARIANTS.len(),
+        ) {
+            let t = DateTime::from_timestamp(secs, 0).unwrap();
+            let tz = chrono_tz::TZ_VARIANTS[zone];
+            proptest::prop_assert_eq!(
+                rfc3339_utc(t),
+                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            );
+            proptest::prop_assert_eq!(
+                rfc3339_local(t, tz),
+                t.with_timezone(&tz).to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+            );
+        }
+    }
+
+    #[test]
+    fn local_times_carry_odd_offsets_and_dst() {
+        let t = test_utc("2026-03-29T00:30:00Z");
+        assert_eq!(
+            rfc3339_local(t, chrono_tz::Asia::Kolkata),
+            "2026-03-29T06:00:00+05:30"
+        );
+        assert_eq!(
+            rfc3339_local(t, chrono_tz::Pacific::Chatham),
+            "2026-03-29T14:15:00+13:45"
+        );
+        assert_eq!(
+            rfc3339_local(t, chrono_tz::Europe::Berlin),
+            "2026-03-29T01:30:00+01:00"
+        );
+        let after = test_utc("2026-03-29T01:30:00Z");
+        assert_eq!(
+            rfc3339_local(after, chrono_tz::Europe::Berlin),
+            "2026-03-29T03:30:00+02:00"
+        );
+        assert_eq!(
+            rfc3339_local(t, chrono_tz::America::St_Johns),
+            "2026-03-28T22:00:00-02:30"
+        );
+        assert_eq!(rfc3339_utc(t), "2026-03-29T00:30:00Z");
+    }
 
     #[test]
     fn local_time_bounds() {

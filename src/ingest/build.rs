@@ -13,7 +13,8 @@ use crate::diag::{Diagnostic, Diagnostics, closest};
 use crate::domain::*;
 use crate::payload::VersionGraph;
 use crate::units::{Bytes, Megabytes, PricePerMb};
-use std::collections::{BTreeMap, HashMap};
+use hashbrown::HashMap;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// What reading each table shares: the folder, the settings, the zone cache, the folded
@@ -817,7 +818,7 @@ fn device_row(
 }
 
 fn radio(t: &Table, i: usize, r: &str, diags: &mut Diagnostics) -> Option<Radio> {
-    let x = Radio::parse(&r.to_ascii_lowercase());
+    let x = Radio::parse(r);
     if x.is_none() {
         diags.push(
             Diagnostic::error(&t.file, "unknown radio")

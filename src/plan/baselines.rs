@@ -169,6 +169,9 @@ pub(super) struct Dev<'a> {
 #[derive(Default)]
 struct Caps {
     used: FxHashMap<(usize, Instant), f64>,
+    /// Per pool, the last billing cycle a download fell in (`[start, next)`): downloads
+    /// come in start order, so most fall in the same one and skip the calendar.
+    cycle: FxHashMap<usize, (Instant, Instant)>,
     paused: usize,
 }
 
@@ -194,8 +197,15 @@ impl Caps {
         let mb = dl.expected_bytes as f64 / 1e6;
         let mut moved = false;
         loop {
-            let start = billing::cycle_start_containing(pool, dl.window_start);
-            let next = billing::next_cycle_start(pool, start);
+            let (start, next) = match self.cycle.get(&(dl.pool.0 as usize)) {
+                Some(&(a, b)) if a <= dl.window_start && dl.window_start < b => (a, b),
+                _ => {
+                    let a = billing::cycle_start_containing(pool, dl.window_start);
+                    let b = billing::next_cycle_start(pool, a);
+                    self.cycle.insert(dl.pool.0 as usize, (a, b));
+                    (a, b)
+                }
+            };
             let used = self
                 .used
                 .entry((dl.pool.0 as usize, start))
@@ -280,7 +290,10 @@ fn download_of(s: &Scenario, d: &Dev<'_>, t: Instant, x: Transfer) -> Download {
 /// fewer of those than devices.
 fn downloads_at(s: &Scenario, devs: &[Dev<'_>], at: &[Option<Instant>]) -> Vec<(usize, Download)> {
     type Key<'k> = (&'k [usize], *const Profile, chrono_tz::Tz, Instant);
-    let mut distinct: FxHashMap<Key<'_>, usize> = FxHashMap::default();
+    // Sized for the worst case (every start distinct, as the rate-limited baseline's
+    // are): growing it from empty rehashed a million keys several times.
+    let mut distinct: FxHashMap<Key<'_>, usize> =
+        FxHashMap::with_capacity_and_hasher(devs.len(), Default::default());
     let mut first: Vec<(usize, Instant)> = Vec::new();
     let which: Vec<Option<usize>> = devs
         .iter()
@@ -470,7 +483,8 @@ fn run(
         let at = starts(devs, earliest);
         let mut asked = downloads_at(s, devs, &at);
         out.not_updated += at.iter().filter(|t| t.is_none()).count();
-        asked.sort_by_key(|(j, d)| (d.window_start, *j));
+        // (start, index) is unique: an unstable sort gives the one order.
+        asked.sort_unstable_by_key(|(j, d)| (d.window_start, *j));
         let mut admitted = Vec::with_capacity(asked.len());
         for (j, d) in asked {
             match caps.admit(s, &devs[j], d, relocate) {

@@ -12,7 +12,8 @@ use crate::units::{Instant, PricePerMb};
 use crate::windows::WindowSet;
 use chrono::{Duration, NaiveDate, NaiveTime};
 use chrono_tz::Tz;
-use std::collections::{BTreeMap, HashMap};
+use hashbrown::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The UTC grid regional load is measured on: `n` slots of `slot_minutes` from `start`

@@ -6,7 +6,8 @@
 //! region can fill it. Deterministic for a scenario. Pure.
 
 use crate::domain::{Scenario, WaveSelect, WaveSize};
-use std::collections::{BTreeMap, HashMap};
+use hashbrown::HashMap;
+use std::collections::BTreeMap;
 
 /// The wave of each device (`None` for devices already on the release) and notes that
 /// explain the choices (region picked, strata a canary could not cover). `rank` orders

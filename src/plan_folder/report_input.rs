@@ -4,7 +4,7 @@
 //! another plan is named and left out).
 
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::report::{ReportInput, SimulationView, SummaryView};
+use crate::report::{DeviceRow, ReportInput, SimulationView, SummaryView};
 use std::io;
 use std::path::Path;
 
@@ -72,8 +72,9 @@ fn unscheduled_reasons(path: &Path) -> Result<Vec<String>, Diagnostics> {
     }
 }
 
-/// Everything `otaplan report DIR` shows, read from the plan folder `dir`.
-pub fn read_report_input(dir: &Path) -> Result<ReportInput, Diagnostics> {
+/// Everything `otaplan report DIR` shows, read from the plan folder `dir`, and plan.csv's
+/// rows (the spreadsheet's Devices sheet).
+pub fn read_report_input(dir: &Path) -> Result<(ReportInput, Vec<DeviceRow>), Diagnostics> {
     let summary_path = dir.join("summary.json");
     let summary: SummaryView = match read_optional(&summary_path)? {
         Some(t) => parse_json(&summary_path, &t)?,
@@ -104,11 +105,12 @@ pub fn read_report_input(dir: &Path) -> Result<ReportInput, Diagnostics> {
             simulation = None;
         }
     }
-    Ok(ReportInput {
+    let input = ReportInput {
         summary,
         simulation,
         ignored_simulation,
-        devices,
+        downloads: crate::report::downloads(&devices),
         unscheduled,
-    })
+    };
+    Ok((input, devices))
 }

@@ -4,7 +4,7 @@
 //! bytes, and the warnings a reader must see first.
 
 use super::ReportInput;
-use super::view::{Cycle, DeviceRow, StatsView, SummaryView};
+use super::view::{Cycle, Download, StatsView, SummaryView};
 use crate::diag::{count, thousands};
 use crate::units::Instant;
 use std::collections::BTreeMap;
@@ -230,7 +230,7 @@ fn invoice_of(spans: &Spans<'_>, pool: &str, t: Instant) -> Option<usize> {
         .map(|x| x.2)
 }
 
-/// Sums rows per UTC day and pool (sorted by day, then pool) with their release cost.
+/// Sums downloads per UTC day and pool (sorted by day, then pool) with their release cost.
 pub fn days(r: &ReportInput) -> Vec<DayUse> {
     let invs = invoices(r);
     let mut spans: Spans<'_> = BTreeMap::new();
@@ -240,13 +240,13 @@ pub fn days(r: &ReportInput) -> Vec<DayUse> {
         }
     }
     let at: Vec<Option<usize>> = r
-        .devices
+        .downloads
         .iter()
         .map(|d| invoice_of(&spans, &d.pool_id, d.window_start))
         .collect();
     let mut roaming = vec![0.0; invs.len()];
-    for (d, i) in r.devices.iter().zip(&at) {
-        if let (Some(i), false) = (i, d.zone.is_empty()) {
+    for (d, i) in r.downloads.iter().zip(&at) {
+        if let (Some(i), true) = (i, d.roaming) {
             roaming[*i] += mb(d);
         }
     }
@@ -255,33 +255,31 @@ pub fn days(r: &ReportInput) -> Vec<DayUse> {
         .zip(&roaming)
         .map(|(inv, &ro)| rates(inv, ro))
         .collect();
-    let mut m: BTreeMap<(String, &str), DayUse> = BTreeMap::new();
-    for (d, i) in r.devices.iter().zip(&at) {
-        let date = d.window_start.format("%Y-%m-%d").to_string();
-        let e = m
-            .entry((date.clone(), d.pool_id.as_str()))
-            .or_insert_with(|| DayUse {
-                date,
-                pool_id: d.pool_id.clone(),
-                devices: 0,
-                update_mb: 0.0,
-                roaming_mb: 0.0,
-                release_cost: 0.0,
-            });
+    let mut m: BTreeMap<(chrono::NaiveDate, &str), DayUse> = BTreeMap::new();
+    for (d, i) in r.downloads.iter().zip(&at) {
+        let day = d.window_start.date_naive();
+        let e = m.entry((day, &d.pool_id)).or_insert_with(|| DayUse {
+            date: day.format("%Y-%m-%d").to_string(),
+            pool_id: d.pool_id.to_string(),
+            devices: 0,
+            update_mb: 0.0,
+            roaming_mb: 0.0,
+            release_cost: 0.0,
+        });
         let (home, roam) = i.map_or((0.0, 0.0), |i| rate[i]);
-        if d.zone.is_empty() {
-            e.update_mb += mb(d);
-            e.release_cost += mb(d) * home;
-        } else {
+        if d.roaming {
             e.roaming_mb += mb(d);
             e.release_cost += mb(d) * roam;
+        } else {
+            e.update_mb += mb(d);
+            e.release_cost += mb(d) * home;
         }
         e.devices += 1;
     }
     m.into_values().collect()
 }
 
-fn mb(d: &DeviceRow) -> f64 {
+fn mb(d: &Download) -> f64 {
     d.expected_bytes as f64 / 1e6
 }
 
@@ -313,7 +311,7 @@ pub fn hours_between(from: &str, t: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::view::{BusinessAsUsual, Cost, Pool};
+    use crate::report::view::{BusinessAsUsual, Cost, DeviceRow, Pool};
 
     fn cycle(start: &str, end: &str, base: f64, update: f64, overage: f64, zone: f64) -> Cycle {
         Cycle {
@@ -406,12 +404,12 @@ mod tests {
             },
             simulation: None,
             ignored_simulation: None,
-            devices: vec![
+            downloads: crate::report::downloads(&[
                 device("p", 5, "2027-03-10T01:00:00Z", ""),
                 device("p", 15, "2027-03-11T01:00:00Z", ""),
                 device("p", 25, "2027-03-11T02:00:00Z", "roam"),
                 device("p", 20, "2027-04-02T01:00:00Z", ""),
-            ],
+            ]),
             unscheduled: vec![],
         }
     }

@@ -25,8 +25,9 @@ pub use figures::{
 pub use html::html;
 pub use tables::{Cell, Table, baseline_table, day_table, device_table, invoice_table};
 pub use view::{
-    Baseline, BusinessAsUsual, ComparisonView, CompletionView, Cost, Cycle, DeviceRow, LpView,
-    Pool, Region, SimCycle, SimPool, SimulationView, StatsView, SummaryView, Wave,
+    Baseline, BusinessAsUsual, ComparisonView, CompletionView, Cost, Cycle, DeviceRow, Download,
+    LpView, Pool, Region, SimCycle, SimPool, SimulationView, StatsView, SummaryView, Wave,
+    downloads,
 };
 pub use xlsx::{MAX_ROWS, xlsx};
 
@@ -46,8 +47,8 @@ pub struct ReportInput {
     /// Why a simulation.json beside the plan was not used (it replayed another plan):
     /// shown among the headline warnings.
     pub ignored_simulation: Option<String>,
-    /// plan.csv.
-    pub devices: Vec<DeviceRow>,
+    /// plan.csv's downloads (its full rows go only to the spreadsheet: [`xlsx`]).
+    pub downloads: Vec<Download>,
     /// The reason of every row of unscheduled.csv.
     pub unscheduled: Vec<String>,
 }

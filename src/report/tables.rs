@@ -2,8 +2,8 @@
 //! `spend_by_day.csv` and the Per day sheet another, so the CSVs and the spreadsheet
 //! cannot disagree. Money is rounded to the cent here, once.
 
-use super::ReportInput;
 use super::figures::{days, invoices};
+use super::{DeviceRow, ReportInput};
 use crate::units::Instant;
 
 /// One cell. `Money` holds a value already rounded to the cent.
@@ -161,10 +161,9 @@ fn device_cell(d: &super::DeviceRow, col: &str) -> Cell {
 }
 
 /// plan.csv's rows (the Devices sheet), in plan.csv's columns, at most `limit` of them.
-pub fn device_table(r: &ReportInput, limit: usize) -> Table {
+pub fn device_table(devices: &[DeviceRow], limit: usize) -> Table {
     let columns = crate::plan::PLAN_COLUMNS.to_vec();
-    let rows = r
-        .devices
+    let rows = devices
         .iter()
         .take(limit)
         .map(|d| columns.iter().map(|c| device_cell(d, c)).collect())

@@ -4,6 +4,7 @@
 
 use crate::units::Instant;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Cost components (the summary's `cost`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -267,4 +268,32 @@ pub struct DeviceRow {
     /// Empty = the pool's home zone.
     pub zone: String,
     pub reconnect_by: Option<Instant>,
+}
+
+/// One download as the page and the spend tables count it: the pool that pays, when it
+/// starts, whether it roams, its expected bytes. A plan writes these straight from its
+/// rows; `otaplan report` takes them from plan.csv's [`DeviceRow`]s.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Download {
+    pub pool_id: Arc<str>,
+    pub window_start: Instant,
+    /// Billed at zone rates instead of drawing on the pool's allowance.
+    pub roaming: bool,
+    pub expected_bytes: u64,
+}
+
+/// The downloads of plan.csv's rows, in order (pool ids shared, one allocation per pool).
+pub fn downloads(rows: &[DeviceRow]) -> Vec<Download> {
+    let mut ids: std::collections::HashMap<&str, Arc<str>> = Default::default();
+    rows.iter()
+        .map(|d| Download {
+            pool_id: ids
+                .entry(d.pool_id.as_str())
+                .or_insert_with(|| Arc::from(d.pool_id.as_str()))
+                .clone(),
+            window_start: d.window_start,
+            roaming: !d.zone.is_empty(),
+            expected_bytes: d.expected_bytes,
+        })
+        .collect()
 }

@@ -4,7 +4,7 @@
 
 use super::figures::{cash, warnings};
 use super::tables::{Cell, Table, baseline_table, day_table, device_table, invoice_table};
-use super::{ReportError, ReportInput};
+use super::{DeviceRow, ReportError, ReportInput};
 use rust_xlsxwriter::{ExcelDateTime, Format, Formula, Workbook, Worksheet, XlsxError};
 
 /// Rows an Excel sheet holds below its header.
@@ -129,7 +129,7 @@ fn column_name(mut j: usize) -> String {
 }
 
 /// Label / value rows of the Summary sheet.
-fn summary_rows(r: &ReportInput, devices_written: usize) -> Vec<(String, Cell)> {
+fn summary_rows(r: &ReportInput, devices: usize, devices_written: usize) -> Vec<(String, Cell)> {
     let s = &r.summary;
     let k = cash(r);
     let money = Cell::money;
@@ -209,23 +209,24 @@ fn summary_rows(r: &ReportInput, devices_written: usize) -> Vec<(String, Cell)> 
     for w in warnings(r) {
         rows.push(("warning".into(), Cell::Text(w)));
     }
-    if devices_written < r.devices.len() {
+    if devices_written < devices {
         rows.push((
             "note".into(),
             Cell::Text(format!(
                 "the Devices sheet holds the first {devices_written} of {} plan rows (an Excel sheet's limit); plan.csv has all",
-                r.devices.len()
+                devices
             )),
         ));
     }
     rows
 }
 
-/// `report.xlsx` as bytes.
-pub fn xlsx(r: &ReportInput) -> Result<Vec<u8>, ReportError> {
+/// `report.xlsx` as bytes; `devices` are plan.csv's rows (the Devices sheet).
+pub fn xlsx(r: &ReportInput, devices: &[DeviceRow]) -> Result<Vec<u8>, ReportError> {
     let f = Formats::new(&r.summary.currency);
     let mut wb = Workbook::new();
-    let devices = device_table(r, MAX_ROWS);
+    let rows = devices.len();
+    let devices = device_table(devices, MAX_ROWS);
     {
         let ws = wb.add_worksheet().set_name("Summary").map_err(xerr)?;
         ws.write_string_with_format(0, 0, "item", &f.header)
@@ -234,7 +235,7 @@ pub fn xlsx(r: &ReportInput) -> Result<Vec<u8>, ReportError> {
             .map_err(xerr)?;
         ws.set_column_width(0, 52).map_err(xerr)?;
         ws.set_column_width(1, 24).map_err(xerr)?;
-        for (i, (label, c)) in summary_rows(r, devices.rows.len()).iter().enumerate() {
+        for (i, (label, c)) in summary_rows(r, rows, devices.rows.len()).iter().enumerate() {
             ws.write_string(i as u32 + 1, 0, label.as_str())
                 .map_err(xerr)?;
             write_cell(ws, i as u32 + 1, 1, c, &f).map_err(xerr)?;
