@@ -26,7 +26,6 @@ const REQUIRED: [&str; 8] = [
 /// Reads `plan.csv` (or .parquet) and resolves devices and waves by name.
 pub fn read_plan(path: &Path, s: &Scenario) -> Result<Vec<PlanRow>, Diagnostics> {
     let t = open_named(path)?;
-    let file = t.file.clone();
     let mut diags = Diagnostics::default();
     if t.height() == 0 && REQUIRED.iter().all(|c| t.has_column(c)) {
         return Ok(Vec::new());
@@ -39,109 +38,141 @@ pub fn read_plan(path: &Path, s: &Scenario) -> Result<Vec<PlanRow>, Diagnostics>
     if !t.check_shape(&REQUIRED, &optional, &mut diags) {
         return Err(diags);
     }
-    let ids = t.text_refs("device_id", &mut diags);
-    let waves = t.text_refs("wave", &mut diags);
-    let payloads = t.texts("payload", &mut diags);
-    let payload_bytes = t.integers("payload_bytes", &mut diags);
-    let expected = t.integers("expected_bytes", &mut diags);
-    let starts = t.instants("window_start", &mut diags);
-    let ends = t.instants("window_end", &mut diags);
-    let p_success = t.numbers("p_success", &mut diags);
-    let throughput = t.numbers("throughput_kbps", &mut diags);
-    let cycles = t.instants("billing_cycle_start", &mut diags);
-    let reconnect = t.instants("reconnect_by", &mut diags);
+    let cols = PlanCols::read(&t, &mut diags);
     let mut devices = crate::ingest::DeviceLookup::new(s);
-    let mut out = Vec::with_capacity(t.height());
-    for i in 0..t.height() {
-        let row = i + 1;
-        let need = |diags: &mut Diagnostics, col: &str| {
-            diags.push(
-                Diagnostic::error(&file, "required value is empty")
-                    .row(row)
-                    .column(col),
-            );
-        };
-        let (V::Val(id), V::Val(wave)) = (ids[i], waves[i]) else {
-            if matches!(ids[i], V::Null) {
-                need(&mut diags, "device_id");
-            }
-            if matches!(waves[i], V::Null) {
-                need(&mut diags, "wave");
-            }
-            continue;
-        };
-        let Some(dev) = devices.resolve(&file, row, id, &mut diags) else {
-            continue;
-        };
-        let Some(wi) = s.waves.iter().position(|w| w.name == wave) else {
-            diags.push(
-                Diagnostic::error(&file, "unknown wave: not in the scenario's [[waves]]")
-                    .row(row)
-                    .column("wave")
-                    .value(wave),
-            );
-            continue;
-        };
-        let (V::Val(payload), V::Val(pb), V::Val(eb), V::Val(ws), V::Val(we), V::Val(ps)) = (
-            payloads[i].clone(),
-            payload_bytes[i],
-            expected[i],
-            starts[i],
-            ends[i],
-            p_success[i],
-        ) else {
-            for (col, null) in [
-                ("payload", matches!(payloads[i], V::Null)),
-                ("payload_bytes", matches!(payload_bytes[i], V::Null)),
-                ("expected_bytes", matches!(expected[i], V::Null)),
-                ("window_start", matches!(starts[i], V::Null)),
-                ("window_end", matches!(ends[i], V::Null)),
-                ("p_success", matches!(p_success[i], V::Null)),
-            ] {
-                if null {
-                    need(&mut diags, col);
-                }
-            }
-            continue;
-        };
-        if pb < 0 || eb < 0 || we <= ws {
-            diags.push(
-                Diagnostic::error(
-                    &file,
-                    "bytes must not be negative and window_end must be after window_start",
-                )
-                .row(row),
-            );
-            continue;
-        }
-        let current = &s.devices[dev].current_version;
-        let payload = match Steps::parse(&s.artifacts, &s.release, current, &payload) {
-            Ok(steps) => steps,
-            Err(e) => {
-                diags.push(e.diagnostic(&file, row, &payload));
-                continue;
-            }
-        };
-        out.push(PlanRow {
-            device: DeviceIdx(dev as u32),
-            wave: wi,
-            payload,
-            payload_bytes: pb as u64,
-            expected_bytes: eb as u64,
-            window_start: ws,
-            window_end: we,
-            p_success: ps,
-            throughput_kbps: throughput.get(i).and_then(|v| v.ok()).unwrap_or(0.0),
-            billing_cycle_start: cycles.get(i).and_then(|v| v.ok()),
-            reconnect_by: reconnect.get(i).and_then(|v| v.ok()).unwrap_or(we),
-        });
-    }
+    let out: Vec<PlanRow> = (0..t.height())
+        .filter_map(|i| plan_row(s, &t.file, &cols, i, &mut devices, &mut diags))
+        .collect();
     devices.finish(&mut diags);
     if diags.has_errors() {
         Err(diags)
     } else {
         Ok(out)
     }
+}
+
+/// plan.csv's columns, each cell typed or its problem reported.
+struct PlanCols<'t> {
+    ids: Vec<V<&'t str>>,
+    waves: Vec<V<&'t str>>,
+    payloads: Vec<V<String>>,
+    payload_bytes: Vec<V<i64>>,
+    expected: Vec<V<i64>>,
+    starts: Vec<V<Instant>>,
+    ends: Vec<V<Instant>>,
+    p_success: Vec<V<f64>>,
+    throughput: Vec<V<f64>>,
+    cycles: Vec<V<Instant>>,
+    reconnect: Vec<V<Instant>>,
+}
+
+impl<'t> PlanCols<'t> {
+    fn read(t: &'t crate::ingest::table::Table, diags: &mut Diagnostics) -> Self {
+        PlanCols {
+            ids: t.text_refs("device_id", diags),
+            waves: t.text_refs("wave", diags),
+            payloads: t.texts("payload", diags),
+            payload_bytes: t.integers("payload_bytes", diags),
+            expected: t.integers("expected_bytes", diags),
+            starts: t.instants("window_start", diags),
+            ends: t.instants("window_end", diags),
+            p_success: t.numbers("p_success", diags),
+            throughput: t.numbers("throughput_kbps", diags),
+            cycles: t.instants("billing_cycle_start", diags),
+            reconnect: t.instants("reconnect_by", diags),
+        }
+    }
+}
+
+/// Row `i` (0-based) of plan.csv as a `PlanRow`, or `None` with its problems reported.
+fn plan_row(
+    s: &Scenario,
+    file: &str,
+    c: &PlanCols<'_>,
+    i: usize,
+    devices: &mut crate::ingest::DeviceLookup<'_>,
+    diags: &mut Diagnostics,
+) -> Option<PlanRow> {
+    let row = i + 1;
+    let need = |diags: &mut Diagnostics, col: &str| {
+        diags.push(
+            Diagnostic::error(file, "required value is empty")
+                .row(row)
+                .column(col),
+        );
+    };
+    let (V::Val(id), V::Val(wave)) = (c.ids[i], c.waves[i]) else {
+        if matches!(c.ids[i], V::Null) {
+            need(diags, "device_id");
+        }
+        if matches!(c.waves[i], V::Null) {
+            need(diags, "wave");
+        }
+        return None;
+    };
+    let dev = devices.resolve(file, row, id, diags)?;
+    let Some(wi) = s.waves.iter().position(|w| w.name == wave) else {
+        diags.push(
+            Diagnostic::error(file, "unknown wave: not in the scenario's [[waves]]")
+                .row(row)
+                .column("wave")
+                .value(wave),
+        );
+        return None;
+    };
+    let (V::Val(payload), V::Val(pb), V::Val(eb), V::Val(ws), V::Val(we), V::Val(ps)) = (
+        c.payloads[i].clone(),
+        c.payload_bytes[i],
+        c.expected[i],
+        c.starts[i],
+        c.ends[i],
+        c.p_success[i],
+    ) else {
+        for (col, null) in [
+            ("payload", matches!(c.payloads[i], V::Null)),
+            ("payload_bytes", matches!(c.payload_bytes[i], V::Null)),
+            ("expected_bytes", matches!(c.expected[i], V::Null)),
+            ("window_start", matches!(c.starts[i], V::Null)),
+            ("window_end", matches!(c.ends[i], V::Null)),
+            ("p_success", matches!(c.p_success[i], V::Null)),
+        ] {
+            if null {
+                need(diags, col);
+            }
+        }
+        return None;
+    };
+    if pb < 0 || eb < 0 || we <= ws {
+        diags.push(
+            Diagnostic::error(
+                file,
+                "bytes must not be negative and window_end must be after window_start",
+            )
+            .row(row),
+        );
+        return None;
+    }
+    let current = &s.devices[dev].current_version;
+    let payload = match Steps::parse(&s.artifacts, &s.release, current, &payload) {
+        Ok(steps) => steps,
+        Err(e) => {
+            diags.push(e.diagnostic(file, row, &payload));
+            return None;
+        }
+    };
+    Some(PlanRow {
+        device: DeviceIdx(dev as u32),
+        wave: wi,
+        payload,
+        payload_bytes: pb as u64,
+        expected_bytes: eb as u64,
+        window_start: ws,
+        window_end: we,
+        p_success: ps,
+        throughput_kbps: c.throughput.get(i).and_then(|v| v.ok()).unwrap_or(0.0),
+        billing_cycle_start: c.cycles.get(i).and_then(|v| v.ok()),
+        reconnect_by: c.reconnect.get(i).and_then(|v| v.ok()).unwrap_or(we),
+    })
 }
 
 /// Reads `plan.csv` (or .parquet) for the finance report, without the scenario: every
