@@ -201,29 +201,42 @@ mod tests {
 
     #[test]
     fn local_times_carry_odd_offsets_and_dst() {
-        let t = test_utc("2026-03-29T00:30:00Z");
+        use chrono_tz::{America, Asia, Europe, Pacific};
+        let cases = [
+            (
+                "2026-03-29T00:30:00Z",
+                Asia::Kolkata,
+                "2026-03-29T06:00:00+05:30",
+            ),
+            (
+                "2026-03-29T00:30:00Z",
+                Pacific::Chatham,
+                "2026-03-29T14:15:00+13:45",
+            ),
+            // Berlin's clocks go forward at 01:00 UTC that night.
+            (
+                "2026-03-29T00:30:00Z",
+                Europe::Berlin,
+                "2026-03-29T01:30:00+01:00",
+            ),
+            (
+                "2026-03-29T01:30:00Z",
+                Europe::Berlin,
+                "2026-03-29T03:30:00+02:00",
+            ),
+            (
+                "2026-03-29T00:30:00Z",
+                America::St_Johns,
+                "2026-03-28T22:00:00-02:30",
+            ),
+        ];
+        for (utc, zone, local) in cases {
+            assert_eq!(rfc3339_local(test_utc(utc), zone), local, "{utc} in {zone}");
+        }
         assert_eq!(
-            rfc3339_local(t, chrono_tz::Asia::Kolkata),
-            "2026-03-29T06:00:00+05:30"
+            rfc3339_utc(test_utc("2026-03-29T00:30:00Z")),
+            "2026-03-29T00:30:00Z"
         );
-        assert_eq!(
-            rfc3339_local(t, chrono_tz::Pacific::Chatham),
-            "2026-03-29T14:15:00+13:45"
-        );
-        assert_eq!(
-            rfc3339_local(t, chrono_tz::Europe::Berlin),
-            "2026-03-29T01:30:00+01:00"
-        );
-        let after = test_utc("2026-03-29T01:30:00Z");
-        assert_eq!(
-            rfc3339_local(after, chrono_tz::Europe::Berlin),
-            "2026-03-29T03:30:00+02:00"
-        );
-        assert_eq!(
-            rfc3339_local(t, chrono_tz::America::St_Johns),
-            "2026-03-28T22:00:00-02:30"
-        );
-        assert_eq!(rfc3339_utc(t), "2026-03-29T00:30:00Z");
     }
 
     #[test]
