@@ -52,35 +52,36 @@ pub fn plan_csv(s: &Scenario, plan: &Plan) -> String {
 fn plan_csv_rows(s: &Scenario, rows: &[crate::plan::PlanRow]) -> Vec<u8> {
     use std::fmt::Write;
     let mut w = CsvWriter::new(Vec::with_capacity(rows.len() * 240));
-    // The row's formatted fields, one after the other, and where each ends.
+    // The row's formatted fields (payload to billing_cycle_start, then reconnect_by),
+    // one after the other in plan.csv's column order, and where each ends.
     let mut text = String::with_capacity(192);
     let mut ends = [0usize; 11];
     for r in rows {
         let d = &s.devices[r.device.0 as usize];
         text.clear();
-        let _ = write!(text, "{}", r.payload_bytes);
+        let _ = write!(text, "{}", r.payload.label(&s.artifacts));
         ends[0] = text.len();
-        let _ = write!(text, "{}", r.expected_bytes);
+        let _ = write!(text, "{}", r.payload_bytes);
         ends[1] = text.len();
-        push_rfc3339(&mut text, r.window_start, None);
+        let _ = write!(text, "{}", r.expected_bytes);
         ends[2] = text.len();
-        push_rfc3339(&mut text, r.window_end, None);
+        push_rfc3339(&mut text, r.window_start, None);
         ends[3] = text.len();
-        push_rfc3339_local(&mut text, r.window_start, d.tz);
+        push_rfc3339(&mut text, r.window_end, None);
         ends[4] = text.len();
-        push_rfc3339_local(&mut text, r.window_end, d.tz);
+        push_rfc3339_local(&mut text, r.window_start, d.tz);
         ends[5] = text.len();
-        let _ = write!(text, "{:.6}", r.p_success);
+        push_rfc3339_local(&mut text, r.window_end, d.tz);
         ends[6] = text.len();
-        let _ = write!(text, "{:.3}", r.throughput_kbps);
+        let _ = write!(text, "{:.6}", r.p_success);
         ends[7] = text.len();
+        let _ = write!(text, "{:.3}", r.throughput_kbps);
+        ends[8] = text.len();
         if let Some(c) = r.billing_cycle_start {
             push_rfc3339(&mut text, c, None);
         }
-        ends[8] = text.len();
-        push_rfc3339(&mut text, r.reconnect_by, None);
         ends[9] = text.len();
-        let _ = write!(text, "{}", r.payload.label(&s.artifacts));
+        push_rfc3339(&mut text, r.reconnect_by, None);
         ends[10] = text.len();
         let f = |k: usize| &text[if k == 0 { 0 } else { ends[k - 1] }..ends[k]];
         // Writing into memory does not fail.
@@ -90,7 +91,6 @@ fn plan_csv_rows(s: &Scenario, rows: &[crate::plan::PlanRow]) -> Vec<u8> {
             s.pool(d.pool).id.as_str(),
             s.region(d.region).name.as_str(),
             d.tz.name(),
-            f(10),
             f(0),
             f(1),
             f(2),
@@ -100,8 +100,9 @@ fn plan_csv_rows(s: &Scenario, rows: &[crate::plan::PlanRow]) -> Vec<u8> {
             f(6),
             f(7),
             f(8),
-            d.zone.as_deref().unwrap_or_default(),
             f(9),
+            d.zone.as_deref().unwrap_or_default(),
+            f(10),
         ]);
     }
     w.finish().unwrap_or_default()
