@@ -350,7 +350,8 @@ pub fn spent_csv(s: &Scenario, plan: &Plan) -> String {
     csv_text(&["device_id", "kind", "bytes", "at", "load_until"], rows)
 }
 
-/// Writes `plan.csv`, `unscheduled.csv`, `spent.csv` and `summary.json` into `dir`.
+/// Writes `plan.csv`, `unscheduled.csv`, `spent.csv` and `summary.json` into `dir`, which
+/// must exist (`plan_folder::write_plan_folder` creates it).
 pub fn write_plan(
     dir: &Path,
     s: &Scenario,
@@ -359,7 +360,6 @@ pub fn write_plan(
     mut timings: Timings,
 ) -> io::Result<()> {
     let t0 = std::time::Instant::now();
-    std::fs::create_dir_all(dir)?;
     write_atomic(&dir.join("plan.csv"), plan_csv(s, plan).as_bytes())?;
     write_atomic(
         &dir.join("unscheduled.csv"),

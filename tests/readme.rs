@@ -3,19 +3,10 @@
 //! the rows is in `--help`; options with a default are shown in brackets, required ones
 //! without.
 
-use assert_cmd::Command;
-use std::collections::{BTreeMap, BTreeSet};
+mod common;
 
-fn help(args: &[&str]) -> String {
-    let o = Command::cargo_bin("otaplan")
-        .unwrap()
-        .args(args)
-        .arg("--help")
-        .output()
-        .unwrap();
-    assert!(o.status.success());
-    String::from_utf8(o.stdout).unwrap()
-}
+use common::help;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The subcommands `otaplan --help` lists (without `help`).
 fn subcommands() -> Vec<String> {

@@ -8,8 +8,7 @@
 
 mod common;
 
-use assert_cmd::Command;
-use common::{data, run_plan};
+use common::{data, help, run_plan};
 use serde_json::Value;
 
 const SUBCOMMANDS: [&str; 8] = [
@@ -22,17 +21,6 @@ const SUBCOMMANDS: [&str; 8] = [
     "serve",
     "export",
 ];
-
-fn help(args: &[&str]) -> String {
-    let o = Command::cargo_bin("otaplan")
-        .unwrap()
-        .args(args)
-        .arg("--help")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{args:?} --help failed");
-    String::from_utf8(o.stdout).unwrap()
-}
 
 #[test]
 fn help_of_otaplan() {

@@ -9,6 +9,18 @@ use otaplan::ingest::read_scenario;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+/// `otaplan ARGS --help`'s text (the command must succeed).
+pub fn help(args: &[&str]) -> String {
+    let o = Command::cargo_bin("otaplan")
+        .unwrap()
+        .args(args)
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{args:?} --help failed");
+    String::from_utf8(o.stdout).unwrap()
+}
+
 pub fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")
